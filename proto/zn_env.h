@@ -16,10 +16,10 @@
 #define ZN_PROTO_MAJOR 1
 #define ZN_PROTO_MINOR 0
 
-#define ZN_METHOD_MAX  63
-#define ZN_ID_MAX      63  /* request, user and project ids */
-#define ZN_ROLES_MAX   255 /* comma-separated role names */
-#define ZN_TOKEN_MAX   4096
+#define ZN_METHOD_MAX 63
+#define ZN_ID_MAX     63  /* request, user and project ids */
+#define ZN_ROLES_MAX  255 /* comma-separated role names */
+#define ZN_TOKEN_MAX  4096
 
 typedef enum {
     ZN_KIND_CALL = 1,  /* expects exactly one REPLY or ERROR */
@@ -42,8 +42,9 @@ typedef struct zn_ctx {
     char roles[ZN_ROLES_MAX + 1];
     /* The user's token. Borrowed: from the frame after decoding, from the caller when encoding. */
     zn_buf_t token;
-    /* Local monotonic deadline in ms, 0 for none. On the wire it travels as the remaining budget
-     * (clocks of two hosts are not comparable), and decoding turns it back into a local deadline. */
+    /* Local monotonic deadline in ms, 0 for none. On the wire it travels as the remaining
+     * budget (clocks of two hosts are not comparable), and decoding turns it back into a local
+     * deadline. */
     int64_t deadline_ms;
 } zn_ctx_t;
 

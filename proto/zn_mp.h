@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* zn_mp.h - MessagePack for zinc: a packer over msgpack-c, and strict checking of untrusted bytes. */
+/* zn_mp.h - MessagePack for zinc: a msgpack-c packer, and strict checking of untrusted bytes. */
 #ifndef ZN_MP_H
 #define ZN_MP_H
 
