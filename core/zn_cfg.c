@@ -56,8 +56,8 @@ s_parse_int(const zn_cfg_opt_t *o, const char *text, int64_t *out, zn_fault_t *f
     }
     if (v < o->min || v > o->max) {
         return zn_fault_set(fault, ZN_ECONFIG,
-                            "[%s] %s: %lld is out of bounds [%" PRId64 ", %" PRId64 "]",
-                            o->section, o->key, v, o->min, o->max);
+                            "[%s] %s: %lld is out of bounds [%" PRId64 ", %" PRId64 "]", o->section,
+                            o->key, v, o->min, o->max);
     }
     *out = (int64_t)v;
     return 0;

@@ -31,15 +31,26 @@ typedef struct zn_cfg_opt {
     const char *help;
 } zn_cfg_opt_t;
 
-#define ZN_CFG_STR_ROW(type, sec, key, field, def, help)                                           \
-    {(sec), (key), ZN_CFG_STR, (def), 0, 0, offsetof(type, field), (help)}
-#define ZN_CFG_INT_ROW(type, sec, key, field, def, lo, hi, help)                                   \
-    {(sec), (key), ZN_CFG_INT, (def), (lo), (hi), offsetof(type, field), (help)}
-#define ZN_CFG_BOOL_ROW(type, sec, key, field, def, help)                                          \
-    {(sec), (key), ZN_CFG_BOOL, (def), 0, 1, offsetof(type, field), (help)}
-#define ZN_CFG_LOGLEVEL_ROW(type, sec, key, field, def, help)                                      \
-    {(sec), (key), ZN_CFG_LOGLEVEL, (def), 0, 4, offsetof(type, field), (help)}
-#define ZN_CFG_END {NULL, NULL, ZN_CFG_STR, NULL, 0, 0, 0, NULL}
+#define ZN_CFG_STR_ROW(type, sec, key, field, def, help)                     \
+    {                                                                        \
+        (sec), (key), ZN_CFG_STR, (def), 0, 0, offsetof(type, field), (help) \
+    }
+#define ZN_CFG_INT_ROW(type, sec, key, field, def, lo, hi, help)                   \
+    {                                                                              \
+        (sec), (key), ZN_CFG_INT, (def), (lo), (hi), offsetof(type, field), (help) \
+    }
+#define ZN_CFG_BOOL_ROW(type, sec, key, field, def, help)                     \
+    {                                                                         \
+        (sec), (key), ZN_CFG_BOOL, (def), 0, 1, offsetof(type, field), (help) \
+    }
+#define ZN_CFG_LOGLEVEL_ROW(type, sec, key, field, def, help)                     \
+    {                                                                             \
+        (sec), (key), ZN_CFG_LOGLEVEL, (def), 0, 4, offsetof(type, field), (help) \
+    }
+#define ZN_CFG_END                                  \
+    {                                               \
+        NULL, NULL, ZN_CFG_STR, NULL, 0, 0, 0, NULL \
+    }
 
 /* Fill CFG for agent ROLE from OPTS and the command line:
  *   --config PATH          the INI file (default /etc/zinc/ROLE.conf, used only if it exists)

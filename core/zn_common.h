@@ -14,11 +14,11 @@
 #define ZN_ARRAY_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Stays on in release builds: a broken invariant is our bug and must stop the agent loudly. */
-#define ZN_ASSERT(cond)                                                                            \
-    do {                                                                                           \
-        if (__builtin_expect(!(cond), 0)) {                                                        \
-            zn_assert_fail(#cond, __FILE__, __LINE__);                                             \
-        }                                                                                          \
+#define ZN_ASSERT(cond)                                \
+    do {                                               \
+        if (__builtin_expect(!(cond), 0)) {            \
+            zn_assert_fail(#cond, __FILE__, __LINE__); \
+        }                                              \
     } while (0)
 
 /* Log FILE:LINE and the failed condition, then abort. Only ZN_ASSERT calls this. */

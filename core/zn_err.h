@@ -9,22 +9,22 @@
 
 /* zinc's own codes live in a range of their own, -20001 and down, clear of errno and of LMDB
  * (whose codes sit around -30800). One row each: name, value, message. */
-#define ZN_ERR_TABLE(X)                                                                            \
-    X(ZN_EUSAGE, -20001, "bad command line")                                                       \
-    X(ZN_ECONFIG, -20002, "bad configuration")                                                     \
-    X(ZN_EDONE, -20003, "nothing more to do")                                                      \
-    X(ZN_EVERSION, -20004, "protocol or schema version not supported")                             \
-    X(ZN_ECONFLICT, -20005, "generation conflict: the record changed underneath")                  \
-    X(ZN_ENOQUORUM, -20006, "no quorum: this store node cannot commit")                            \
-    X(ZN_EUNAVAIL, -20007, "service unavailable")                                                  \
-    X(ZN_ENOVALIDHOST, -20008, "no valid host found")                                              \
-    X(ZN_EQUOTA, -20009, "quota exceeded")                                                         \
-    X(ZN_EAUTH, -20010, "authentication failed")                                                   \
-    X(ZN_EFORBIDDEN, -20011, "forbidden by policy")                                                \
-    X(ZN_ETOOBIG, -20012, "input exceeds a size limit")                                            \
-    X(ZN_EMETHOD, -20013, "unknown method")                                                        \
-    X(ZN_EINTERNAL, -20014, "internal error")                                                      \
-    X(ZN_EUNKNOWN, -20015, "outcome unknown: the request may or may not have been applied")        \
+#define ZN_ERR_TABLE(X)                                                                     \
+    X(ZN_EUSAGE, -20001, "bad command line")                                                \
+    X(ZN_ECONFIG, -20002, "bad configuration")                                              \
+    X(ZN_EDONE, -20003, "nothing more to do")                                               \
+    X(ZN_EVERSION, -20004, "protocol or schema version not supported")                      \
+    X(ZN_ECONFLICT, -20005, "generation conflict: the record changed underneath")           \
+    X(ZN_ENOQUORUM, -20006, "no quorum: this store node cannot commit")                     \
+    X(ZN_EUNAVAIL, -20007, "service unavailable")                                           \
+    X(ZN_ENOVALIDHOST, -20008, "no valid host found")                                       \
+    X(ZN_EQUOTA, -20009, "quota exceeded")                                                  \
+    X(ZN_EAUTH, -20010, "authentication failed")                                            \
+    X(ZN_EFORBIDDEN, -20011, "forbidden by policy")                                         \
+    X(ZN_ETOOBIG, -20012, "input exceeds a size limit")                                     \
+    X(ZN_EMETHOD, -20013, "unknown method")                                                 \
+    X(ZN_EINTERNAL, -20014, "internal error")                                               \
+    X(ZN_EUNKNOWN, -20015, "outcome unknown: the request may or may not have been applied") \
     X(ZN_EDUPLICATE, -20016, "duplicate message: already handled")
 
 enum {

@@ -136,8 +136,9 @@ zn_metrics_visit(const zn_metrics_t *self, zn_metrics_visit_fn *fn, void *arg)
 {
     for (int i = 0; i < self->count; i++) {
         const s_metric_t *m = &self->items[i];
-        zn_metric_view_t view = {m->name, m->kind, m->count, m->sum_us, m->max_us,
-                                 m->kind == ZN_METRIC_HISTOGRAM ? m->buckets : NULL};
+        zn_metric_view_t view = {m->name,   m->kind,
+                                 m->count,  m->sum_us,
+                                 m->max_us, m->kind == ZN_METRIC_HISTOGRAM ? m->buckets : NULL};
         fn(arg, &view);
     }
     if (self->dropped > 0) {
@@ -156,16 +157,16 @@ s_prom_one(void *arg, const zn_metric_view_t *v)
 {
     s_prom_ctx_t *ctx = arg;
     if (v->kind == ZN_METRIC_COUNTER) {
-        (void)fprintf(ctx->out, "# TYPE zinc_%s_%s counter\nzinc_%s_%s %llu\n", ctx->role,
-                      v->name, ctx->role, v->name, (unsigned long long)v->count);
+        (void)fprintf(ctx->out, "# TYPE zinc_%s_%s counter\nzinc_%s_%s %llu\n", ctx->role, v->name,
+                      ctx->role, v->name, (unsigned long long)v->count);
         return;
     }
     (void)fprintf(ctx->out, "# TYPE zinc_%s_%s_seconds histogram\n", ctx->role, v->name);
     uint64_t cumulative = 0;
     for (int b = 0; b < ZN_METRICS_BUCKETS; b++) {
         cumulative += v->buckets[b];
-        (void)fprintf(ctx->out, "zinc_%s_%s_seconds_bucket{le=\"%.6f\"} %llu\n", ctx->role,
-                      v->name, (double)(1ULL << b) / 1e6, (unsigned long long)cumulative);
+        (void)fprintf(ctx->out, "zinc_%s_%s_seconds_bucket{le=\"%.6f\"} %llu\n", ctx->role, v->name,
+                      (double)(1ULL << b) / 1e6, (unsigned long long)cumulative);
     }
     (void)fprintf(ctx->out,
                   "zinc_%s_%s_seconds_bucket{le=\"+Inf\"} %llu\n"

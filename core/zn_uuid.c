@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -13,6 +14,9 @@ zn_uuid_t
 zn_uuid_generate(void)
 {
     uint8_t b[16];
+    if (sodium_init() < 0) {
+        abort(); /* no entropy source: nothing in zinc can be trusted to be unique */
+    }
     randombytes_buf(b, sizeof(b));
     b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
     b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */

@@ -128,10 +128,8 @@ int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cfg_example),
-        cmocka_unit_test(test_cfg_unknown_key_names_line),
-        cmocka_unit_test(test_cfg_bad_values),
-        cmocka_unit_test(test_cfg_command_line),
+        cmocka_unit_test(test_cfg_example),      cmocka_unit_test(test_cfg_unknown_key_names_line),
+        cmocka_unit_test(test_cfg_bad_values),   cmocka_unit_test(test_cfg_command_line),
         cmocka_unit_test(test_cfg_syntax_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
