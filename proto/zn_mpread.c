@@ -165,6 +165,13 @@ zn_mpread_next(zn_mpread_t *self, zn_mpval_t *out, zn_fault_t *fault)
         return zn_fault_set(fault, -EBADMSG, "msgpack offset %zu: truncated", self->pos);
     }
     const uint8_t *p = self->in.ptr + self->pos;
+    if (p[0] <= 0x7f) {
+        /* The commonest token by far (every header key): take it without the general path. */
+        out->type = ZN_MPT_UINT;
+        out->v.u = p[0];
+        self->pos++;
+        return 0;
+    }
     uint64_t n = 0;
     s_format_t fmt = s_lead(p[0], &n);
     if (fmt.kind == S_RESERVED || fmt.kind == S_EXT) {
