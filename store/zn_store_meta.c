@@ -184,15 +184,15 @@ s_migrate_records(MDB_txn *txn, const zn_store_table_t *table, const zn_store_mi
     rc = zn__store_rc(mdb_cursor_get(cursor, &key, &val, MDB_FIRST));
     while (rc == 0) {
         rc = s_migrate_one(cursor, &key, &val, m, &scratch);
-        count++;
         if (rc == 0) {
+            count++;
             rc = zn__store_rc(mdb_cursor_get(cursor, &key, &val, MDB_NEXT));
         }
     }
     mdb_cursor_close(cursor);
     zn_free((void *)(uintptr_t)scratch.ptr);
     if (rc != -ENOENT) {
-        return zn_fault_set(fault, rc, "table %s: migration %u->%u failed at record %zu: %s",
+        return zn_fault_set(fault, rc, "table %s: migration %u->%u failed after %zu records: %s",
                             table->def->name, m->from_version, m->to_version, count,
                             zn_strerror(rc));
     }
