@@ -19,10 +19,10 @@
 
 /* Limits, checked both when building and when decoding (the bytes may come off the wire). */
 #define ZN_BATCH_MAX_OPS         4096u
-#define ZN_BATCH_MAX_BYTES       (64u * 1024u * 1024u)
-#define ZN_STORE_NAME_MAX_LEN    32u  /* table and index names: [a-z0-9_], 1..32 characters */
-#define ZN_STORE_KEY_MAX_BYTES   255u /* primary keys: 1..255 bytes, any bytes */
-#define ZN_STORE_VALUE_MAX_BYTES (16u * 1024u * 1024u)
+#define ZN_BATCH_MAX_BYTES       67108864u /* 64 MiB */
+#define ZN_STORE_NAME_MAX_LEN    32u       /* table and index names: [a-z0-9_], 1..32 characters */
+#define ZN_STORE_KEY_MAX_BYTES   255u      /* primary keys: 1..255 bytes, any bytes */
+#define ZN_STORE_VALUE_MAX_BYTES 16777216u /* 16 MiB */
 
 typedef enum {
     ZN_BATCH_PUT = 1,

@@ -15,7 +15,7 @@
 #include "zn_store.h"
 #include "zn_store_int.h"
 
-#define S_COPY_CHUNK_BYTES (256u * 1024u)
+#define S_COPY_CHUNK_BYTES ((size_t)256 * 1024)
 
 static int
 s_fsync_path(const char *path, int flags)

@@ -156,9 +156,9 @@ test_backup_refusals(void **state)
     FILE *junk = fopen(junk_file, "w");
     assert_non_null(junk);
     for (int i = 0; i < 4096; i++) {
-        fputs("not an lmdb file ", junk);
+        (void)fputs("not an lmdb file ", junk);
     }
-    fclose(junk);
+    assert_int_equal(fclose(junk), 0);
     assert_true(zn_store_restore(junk_dir, store_dir, &fault) < 0);
     zn_failpoint_set("store.restore", -EIO, 1);
     assert_int_equal(zn_store_restore(backup_dir, store_dir, &fault), -EIO);

@@ -30,7 +30,7 @@ s_child_write(const char *dir, int first, int fd)
     zn_store_opts_t opts = {.path = dir,
                             .tables = &fixture_instances,
                             .table_count = 1,
-                            .map_initial_bytes = 256 * 1024};
+                            .map_initial_bytes = (size_t)256 << 10};
     zn_store_t *store = NULL;
     if (zn_store_open(&store, &opts, NULL) != 0) {
         _exit(2);

@@ -482,19 +482,19 @@ test_store_map_grows_then_fails_cleanly(void **state)
 {
     (void)state;
     char *dir = fixture_tmpdir();
-    zn_store_t *store = s_open_small(dir, 256 * 1024, 4 * 1024 * 1024);
-    assert_int_equal(zn_store_map_bytes(store), 256 * 1024);
+    zn_store_t *store = s_open_small(dir, (size_t)256 << 10, (size_t)4 << 20);
+    assert_int_equal(zn_store_map_bytes(store), (size_t)256 << 10);
     zn_fault_t fault;
     int written = s_fill_until_full(store, 0, &fault);
     assert_true(written > 100); /* grew 256 KiB -> 4 MiB on the way */
-    assert_int_equal(zn_store_map_bytes(store), 4 * 1024 * 1024);
+    assert_int_equal(zn_store_map_bytes(store), (size_t)4 << 20);
     assert_non_null(strstr(zn_fault_message(&fault), "map full"));
     assert_int_equal(fixture_check_consistent(store), written);
     zn_store_destroy(&store);
 
     /* Reopened with a higher ceiling, it grows again; not while a read transaction is open. */
-    store = s_open_small(dir, 256 * 1024, 64 * 1024 * 1024);
-    assert_int_equal(zn_store_map_bytes(store), 4 * 1024 * 1024);
+    store = s_open_small(dir, (size_t)256 << 10, (size_t)64 << 20);
+    assert_int_equal(zn_store_map_bytes(store), (size_t)4 << 20);
     zn_store_read_t *txn = NULL;
     assert_int_equal(zn_store_read_begin(store, &txn), 0);
     assert_int_equal(s_fill_until_full(store, written, &fault), 0);
@@ -503,7 +503,7 @@ test_store_map_grows_then_fails_cleanly(void **state)
     static char big[16 * 1024];
     memset(big, 'y', sizeof(big) - 1);
     assert_int_equal(fixture_put(store, "after", big, 0), 0);
-    assert_int_equal(zn_store_map_bytes(store), 8 * 1024 * 1024);
+    assert_int_equal(zn_store_map_bytes(store), (size_t)8 << 20);
     assert_int_equal(fixture_check_consistent(store), written + 1);
     zn_store_destroy(&store);
     fixture_rmdir(&dir);
