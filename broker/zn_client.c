@@ -434,10 +434,12 @@ zn_client_call_sync(zn_client_t *self, const char *method, const zn_ctx_t *ctx, 
         return zn_fault_set(fault, rc, "%s %s: cannot send: %s", self->name, method,
                             zn_strerror(rc));
     }
-    zmq_pollitem_t item = {zsock_resolve(self->dealer), 0, ZMQ_POLLIN, 0};
     while (!done) {
-        /* Wake at least every tick so that unsent calls are retried and deadlines enforced. */
-        if (zmq_poll(&item, 1, S_TICK_MS) > 0) {
+        /* Until the call is out, wake as soon as a replica's connection comes up; wake at least
+         * every tick so that deadlines are enforced. */
+        short events = p->sent ? ZMQ_POLLIN : (ZMQ_POLLIN | ZMQ_POLLOUT);
+        zmq_pollitem_t item = {zsock_resolve(self->dealer), 0, events, 0};
+        if (zmq_poll(&item, 1, S_TICK_MS) > 0 && (item.revents & ZMQ_POLLIN)) {
             (void)s_drain(self);
         }
         if (!done) {

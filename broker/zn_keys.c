@@ -251,6 +251,12 @@ s_is_pub_file(const char *name)
 int
 zn_allow_load_dir(zn_allow_t *self, const char *dir, zn_fault_t *fault)
 {
+    return zn_allow_load_dir_prefix(self, dir, "", fault);
+}
+
+int
+zn_allow_load_dir_prefix(zn_allow_t *self, const char *dir, const char *prefix, zn_fault_t *fault)
+{
     DIR *d = opendir(dir);
     if (d == NULL) {
         return zn_fault_set(fault, -errno, "key directory %s: %s", dir, strerror(errno));
@@ -258,7 +264,7 @@ zn_allow_load_dir(zn_allow_t *self, const char *dir, zn_fault_t *fault)
     int added = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (!s_is_pub_file(e->d_name)) {
+        if (!s_is_pub_file(e->d_name) || strncmp(e->d_name, prefix, strlen(prefix)) != 0) {
             continue;
         }
         char path[4096];

@@ -54,6 +54,10 @@ ZN_MUST_CHECK int zn_allow_add_z85(zn_allow_t *self, const char *z85);
  * (with FAULT) when DIR cannot be read or a file is malformed. */
 ZN_MUST_CHECK int zn_allow_load_dir(zn_allow_t *self, const char *dir, zn_fault_t *fault);
 
+/* As zn_allow_load_dir, but only files whose name starts with PREFIX. */
+ZN_MUST_CHECK int zn_allow_load_dir_prefix(zn_allow_t *self, const char *dir, const char *prefix,
+                                           zn_fault_t *fault);
+
 /* True when the 32-byte binary KEY is in the set. Constant time per comparison. */
 bool zn_allow_contains(const zn_allow_t *self, const uint8_t key[32]);
 

@@ -208,13 +208,14 @@ zn_registry_pack(const zn_registry_t *self, int64_t now_ms, zn_pack_t *out)
         const s_entry_t *e = &self->entries[i];
         const zn_service_t *s = &e->service;
         int64_t age_ms = now_ms - e->last_seen_ms;
-        zn_pack_map(out, 10);
+        zn_pack_map(out, 11);
         s_pack_str_field(out, "role", s->role);
         s_pack_str_field(out, "host", s->host);
         s_pack_str_field(out, "version", s->version);
         s_pack_str_field(out, "call_endpoint", s->call_endpoint);
         s_pack_str_field(out, "cast_endpoint", s->cast_endpoint);
         s_pack_str_field(out, "admin_endpoint", s->admin_endpoint);
+        s_pack_str_field(out, "public_key", s->public_key);
         zn_pack_str(out, "pid");
         zn_pack_i64(out, s->pid);
         zn_pack_str(out, "started_at_ms");

@@ -110,6 +110,11 @@ void
 zn_cfg_defaults(void *cfg, const zn_cfg_opt_t *opts)
 {
     for (const zn_cfg_opt_t *o = opts; o->key != NULL; o++) {
+        if (o->type == ZN_CFG_STR) {
+            /* CFG is uninitialised here: never free what its string slots hold. */
+            char *null = NULL;
+            memcpy((char *)cfg + o->offset, &null, sizeof(null));
+        }
         zn_fault_t fault;
         /* A default that does not parse is our bug, not the operator's. */
         ZN_ASSERT(s_assign(cfg, o, o->def, &fault) == 0);

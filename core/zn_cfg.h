@@ -62,7 +62,7 @@ typedef struct zn_cfg_opt {
 ZN_MUST_CHECK int zn_cfg_load(void *cfg, const zn_cfg_opt_t *opts, const char *role, int argc,
                               const char *const *argv);
 
-/* Set every option of CFG to its default. */
+/* Set every option of CFG, treated as uninitialised, to its default. */
 void zn_cfg_defaults(void *cfg, const zn_cfg_opt_t *opts);
 
 /* Apply the INI file at PATH over CFG. Returns 0, -ENOENT when it cannot be opened, or ZN_ECONFIG

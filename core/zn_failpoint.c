@@ -34,8 +34,10 @@ s_find(const char *name, int create)
             return &s_slots[i];
         }
     }
-    if (create && empty != NULL) {
-        (void)snprintf(empty->name, sizeof(empty->name), "%s", name);
+    size_t len = strlen(name);
+    /* A name that does not fit is never armed: better than matching a cut-off prefix. */
+    if (create && empty != NULL && len < sizeof(empty->name)) {
+        memcpy(empty->name, name, len + 1);
         return empty;
     }
     return NULL;

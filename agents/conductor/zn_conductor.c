@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zn_conductor.c - the registry of services, served over the conductor's call and cast sockets. */
+#include "zn_conductor.h"
+
+#include <unistd.h>
+
+#include "zn_agent.h"
+#include "zn_clock.h"
+#include "zn_log.h"
+#include "zn_mem.h"
+#include "zn_registry.h"
+#include "zn_secure.h"
+#include "zn_server.h"
+
+#define S_SWEEP_MS 250
+
+const zn_cfg_opt_t zn_conductor_options[] = {
+    ZN_AGENT_CFG_ROWS(zn_conductor_cfg_t, "conductor", "7204"),
+    ZN_CFG_STR_ROW(zn_conductor_cfg_t, "rpc", "call_endpoint", call_endpoint,
+                   "tcp://127.0.0.1:" ZN_PORT_CONDUCTOR_CALL, "where compute agents call"),
+    ZN_CFG_STR_ROW(zn_conductor_cfg_t, "rpc", "cast_endpoint", cast_endpoint,
+                   "tcp://127.0.0.1:" ZN_PORT_CONDUCTOR_CAST, "where heartbeats and casts arrive"),
+    ZN_CFG_INT_ROW(zn_conductor_cfg_t, "registry", "dead_after_ms", dead_after_ms, "3000", 100,
+                   600000, "a service silent this long is reported down"),
+    ZN_CFG_END,
+};
+
+struct zn_conductor {
+    const zn_conductor_cfg_t *cfg;
+    zn_secure_t *secure;
+    zn_agent_t *agent;
+    zn_server_t *server;
+    zn_registry_t *registry;
+    zn_service_t me;
+};
+
+static int
+s_heartbeat(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
+{
+    (void)reply;
+    zn_conductor_t *self = arg;
+    return zn_registry_beat_packed(self->registry, zn_call_env(call)->body, zn_clock_mono_ms(),
+                                   fault);
+}
+
+static int
+s_services(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
+{
+    (void)call;
+    (void)fault;
+    zn_conductor_t *self = arg;
+    zn_registry_pack(self->registry, zn_clock_mono_ms(), reply);
+    return 0;
+}
+
+static const zn_method_t s_methods[] = {
+    {"heartbeat", s_heartbeat, ZN_M_CAST},
+    {"services", s_services, ZN_M_CALL},
+    {NULL, NULL, 0},
+};
+
+static void
+s_count_up(void *arg, const zn_service_t *service, bool up, int64_t age_ms)
+{
+    (void)service;
+    (void)age_ms;
+    int *counts = arg;
+    counts[up ? 0 : 1]++;
+}
+
+static void
+s_status(void *arg, zn_pack_t *out)
+{
+    zn_conductor_t *self = arg;
+    int counts[2] = {0, 0};
+    zn_registry_visit(self->registry, zn_clock_mono_ms(), s_count_up, counts);
+    zn_pack_map(out, 2);
+    zn_pack_str(out, "services_up");
+    zn_pack_i64(out, counts[0]);
+    zn_pack_str(out, "services_down");
+    zn_pack_i64(out, counts[1]);
+}
+
+static int
+s_sweep(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    zn_conductor_t *self = arg;
+    (void)zn_registry_sweep(self->registry, zn_clock_mono_ms());
+    return 0;
+}
+
+static int
+s_open_agent(zn_conductor_t *self, zn_fault_t *fault)
+{
+    const zn_agent_cfg_t *common = &self->cfg->common;
+    int rc =
+        zn_secure_open(&self->secure, common->curve, common->keys_dir, common->key_name, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    zn_agent_opts_t opts = {
+        .role = "conductor",
+        .host = common->host,
+        .admin_endpoint = common->admin_endpoint,
+        .keys = zn_secure_keys(self->secure),
+        .admin_allow = zn_secure_admin_allow(self->secure),
+        .shutdown_grace_ms = common->shutdown_grace_ms,
+        .status = s_status,
+        .arg = self,
+    };
+    return zn_agent_open(&self->agent, &opts, fault);
+}
+
+static int
+s_open_server(zn_conductor_t *self, zn_fault_t *fault)
+{
+    zn_server_opts_t opts = {
+        .name = "conductor",
+        .call_endpoint = self->cfg->call_endpoint,
+        .cast_endpoint = self->cfg->cast_endpoint,
+        .keys = zn_secure_keys(self->secure),
+        .allow = zn_secure_allow(self->secure),
+        .metrics = zn_agent_metrics(self->agent),
+    };
+    int rc = zn_server_open(&self->server, &opts, s_methods, self, fault);
+    if (rc == 0) {
+        rc = zn_server_attach(self->server, zn_agent_loop(self->agent));
+    }
+    if (rc == 0 && zloop_timer(zn_agent_loop(self->agent), S_SWEEP_MS, 0, s_sweep, self) < 0) {
+        rc = zn_fault_set(fault, -EINVAL, "cannot start the registry sweep");
+    }
+    return rc;
+}
+
+static char *
+s_dup_or_null(const char *text)
+{
+    return text != NULL ? zn_strdup(text) : NULL;
+}
+
+/* The conductor is a service too: it records itself so that `zincctl services` shows it. */
+static void
+s_describe_self(zn_conductor_t *self)
+{
+    zn_service_t *me = &self->me;
+    const zn_keys_t *keys = zn_secure_keys(self->secure);
+    me->role = zn_strdup("conductor");
+    me->host = zn_strdup(self->cfg->common.host);
+    me->version = zn_strdup(ZN_VERSION);
+    me->call_endpoint = s_dup_or_null(zn_server_call_endpoint(self->server));
+    me->cast_endpoint = s_dup_or_null(zn_server_cast_endpoint(self->server));
+    me->admin_endpoint = s_dup_or_null(zn_agent_admin_endpoint(self->agent));
+    me->public_key = s_dup_or_null(keys != NULL ? zn_keys_public(keys) : NULL);
+    me->pid = (int64_t)getpid();
+    me->started_at_ms = zn_clock_wall_ms();
+}
+
+static int
+s_self_beat(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    zn_conductor_t *self = arg;
+    zn_registry_beat(self->registry, &self->me, zn_clock_mono_ms());
+    return 0;
+}
+
+int
+zn_conductor_open(zn_conductor_t **out, const zn_conductor_cfg_t *cfg)
+{
+    *out = NULL;
+    zn_conductor_t *self = zn_calloc(1, sizeof(*self));
+    self->cfg = cfg;
+    self->registry = zn_registry_new(cfg->dead_after_ms);
+    zn_fault_t fault;
+    zn_fault_clear(&fault);
+    int rc = s_open_agent(self, &fault);
+    if (rc == 0) {
+        rc = s_open_server(self, &fault);
+    }
+    if (rc < 0) {
+        zn_log_error(NULL, "cannot start: %s", zn_fault_message(&fault));
+        zn_conductor_destroy(&self);
+        return rc;
+    }
+    s_describe_self(self);
+    zn_registry_beat(self->registry, &self->me, zn_clock_mono_ms());
+    (void)zloop_timer(zn_agent_loop(self->agent), (size_t)cfg->common.heartbeat_interval_ms, 0,
+                      s_self_beat, self);
+    *out = self;
+    return 0;
+}
+
+void
+zn_conductor_destroy(zn_conductor_t **self_p)
+{
+    zn_conductor_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    zn_server_destroy(&self->server);
+    zn_agent_destroy(&self->agent);
+    zn_registry_destroy(&self->registry);
+    zn_schema_release(&zn_service_schema, &self->me);
+    zn_secure_destroy(&self->secure);
+    zn_free(self);
+    *self_p = NULL;
+}
+
+int
+zn_conductor_run(zn_conductor_t *self)
+{
+    zn_log_notice(NULL, "conductor serving calls=%s casts=%s",
+                  zn_server_call_endpoint(self->server), zn_server_cast_endpoint(self->server));
+    return zn_agent_run(self->agent);
+}

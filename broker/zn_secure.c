@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zn_secure.c - loading an agent's keys from its key directory. */
+#include "zn_secure.h"
+
+#include <stdio.h>
+
+#include "zn_mem.h"
+
+struct zn_secure {
+    char *keys_dir;
+    zn_keys_t *keys;
+    zn_allow_t *allow;
+    zn_allow_t *admin_allow;
+};
+
+int
+zn_secure_open(zn_secure_t **out, bool enabled, const char *keys_dir, const char *own_name,
+               zn_fault_t *fault)
+{
+    *out = NULL;
+    zn_secure_t *self = zn_calloc(1, sizeof(*self));
+    if (!enabled) {
+        *out = self;
+        return 0;
+    }
+    self->keys_dir = zn_strdup(keys_dir);
+    char *path = zn_asprintf("%s/%s.key", keys_dir, own_name);
+    int rc = zn_keys_load(&self->keys, path, fault);
+    zn_str_free(&path);
+    if (rc == 0) {
+        self->allow = zn_allow_new();
+        int added = zn_allow_load_dir(self->allow, keys_dir, fault);
+        rc = added < 0 ? added : 0;
+    }
+    if (rc == 0) {
+        self->admin_allow = zn_allow_new();
+        int added = zn_allow_load_dir_prefix(self->admin_allow, keys_dir, "admin", fault);
+        rc = added < 0 ? added : 0;
+    }
+    if (rc < 0) {
+        zn_secure_destroy(&self);
+        return rc;
+    }
+    *out = self;
+    return 0;
+}
+
+void
+zn_secure_destroy(zn_secure_t **self_p)
+{
+    zn_secure_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    zn_keys_destroy(&self->keys);
+    zn_allow_destroy(&self->allow);
+    zn_allow_destroy(&self->admin_allow);
+    zn_str_free(&self->keys_dir);
+    zn_free(self);
+    *self_p = NULL;
+}
+
+const zn_keys_t *
+zn_secure_keys(const zn_secure_t *self)
+{
+    return self->keys;
+}
+
+const zn_allow_t *
+zn_secure_allow(const zn_secure_t *self)
+{
+    return self->allow;
+}
+
+const zn_allow_t *
+zn_secure_admin_allow(const zn_secure_t *self)
+{
+    return self->admin_allow;
+}
+
+int
+zn_secure_peer_public(const zn_secure_t *self, const char *name, char out[ZN_KEY_Z85_LEN + 1],
+                      zn_fault_t *fault)
+{
+    out[0] = '\0';
+    if (self->keys == NULL) {
+        return 0;
+    }
+    char *path = zn_asprintf("%s/%s.key.pub", self->keys_dir, name);
+    int rc = zn_keys_read_public(path, out, fault);
+    zn_str_free(&path);
+    return rc;
+}
+
+const char *
+zn_secure_public_or_null(const zn_secure_t *self, const char *out)
+{
+    return self->keys != NULL ? out : NULL;
+}
