@@ -229,4 +229,14 @@ ZN_MUST_CHECK int zn_store_backup(zn_store_t *self, const char *dest_dir, zn_fau
 ZN_MUST_CHECK int zn_store_restore(const char *backup_dir, const char *store_dir,
                                    zn_fault_t *fault);
 
+/* Online: replace every table's records (and the applied sequence) with those of the store in
+ * SOURCE_DIR (a backup, or a raft snapshot written out), in one write transaction. Readers keep
+ * their handle and see either the old content or the new, never a mix; indexes are rebuilt from
+ * the new records. The source is opened read-only without touching it; tables it lacks become
+ * empty, tables this store was not opened with are ignored. Returns 0; -EBADMSG or -ENOENT
+ * for a missing or damaged source; ZN_EVERSION when the source is from a newer format major or
+ * holds a table at another record version than this build writes; -ENOSPC when the map cannot
+ * grow; -EROFS; or an I/O error. On failure nothing changed. Any thread; writers are serialised. */
+ZN_MUST_CHECK int zn_store_replace(zn_store_t *self, const char *source_dir, zn_fault_t *fault);
+
 #endif

@@ -376,10 +376,8 @@ s_apply_group(s_group_t *group, zn_store_entry_t *entries, size_t count, zn_faul
     return s_commit_group(group, fault);
 }
 
-/* Double the map, up to the configured maximum. Only with no read transaction of this process
- * open, since LMDB remaps; the caller holds the write lock and no write transaction. */
-static int
-s_grow(zn_store_t *self, zn_fault_t *fault)
+int
+zn__store_grow(zn_store_t *self, zn_fault_t *fault)
 {
     pthread_mutex_lock(&self->reader_lock);
     size_t old_bytes = self->map_bytes;
@@ -422,7 +420,7 @@ zn_store_apply_many(zn_store_t *self, zn_store_entry_t *entries, size_t count, z
     int rc = s_apply_group(&group, entries, count, fault);
     if (rc < 0 && group.map_full) {
         /* Nothing was written: the whole transaction was aborted. Grow and retry once. */
-        rc = s_grow(self, fault);
+        rc = zn__store_grow(self, fault);
         if (rc == 0) {
             group.map_full = false;
             group.seq_dirty = false;

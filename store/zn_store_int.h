@@ -111,4 +111,12 @@ int zn__store_meta_set_applied_seq(zn_store_t *self, MDB_txn *txn, uint64_t seq)
 /* Check that the meta database in TXN carries a format this build reads; FAULT names PATH. */
 int zn__store_meta_check_format(MDB_txn *txn, MDB_dbi meta, const char *path, zn_fault_t *fault);
 
+/* Double the map, up to the configured maximum. Only with no read transaction of this process
+ * open, since LMDB remaps; the caller holds the write lock and no write transaction. Returns 0
+ * or -ENOSPC with FAULT saying why it cannot grow. */
+int zn__store_grow(zn_store_t *self, zn_fault_t *fault);
+
+/* Empty every index of TABLE and fill it again from the table's records, inside TXN. */
+int zn__store_rebuild_indexes(MDB_txn *txn, const zn_store_table_t *table, zn_fault_t *fault);
+
 #endif

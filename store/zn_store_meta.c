@@ -226,8 +226,8 @@ s_migrate_table(zn_store_t *self, MDB_txn *txn, const zn_store_table_t *table, u
     return 0;
 }
 
-static int
-s_rebuild_indexes(MDB_txn *txn, const zn_store_table_t *table, zn_fault_t *fault)
+int
+zn__store_rebuild_indexes(MDB_txn *txn, const zn_store_table_t *table, zn_fault_t *fault)
 {
     for (size_t i = 0; i < table->def->index_count; i++) {
         int rc = zn__store_rc(mdb_drop(txn, table->indexes[i].dbi, 0));
@@ -331,7 +331,7 @@ s_setup_table(zn_store_t *self, MDB_txn *txn, zn_store_table_t *table, zn_fault_
     }
     rc = s_setup_version(self, txn, table, &rebuild, fault);
     if (rc == 0 && rebuild && !created) {
-        rc = s_rebuild_indexes(txn, table, fault);
+        rc = zn__store_rebuild_indexes(txn, table, fault);
     }
     return rc;
 }
