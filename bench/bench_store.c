@@ -1,17 +1,26 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* bench_store - the local store against raw LMDB: synchronous single-put commits, group commit,
- * and random point reads inside a read transaction. Prints min/median/max over repetitions. */
+ * and random point reads inside a read transaction; then a three-node replicated store on
+ * 127.0.0.1 (three libraft nodes with their own LMDB stores, in this process) with 1 and 64
+ * writes in flight. Prints min/median/max over repetitions. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <lmdb.h>
 
 #include "zn_clock.h"
 #include "zn_mem.h"
+#include "zn_repl.h"
 #include "zn_store.h"
 
 #define S_REPS        5
@@ -21,6 +30,9 @@
 #define S_READ_KEYS   100000 /* records present for the read test */
 #define S_READS       400000 /* random gets per repetition */
 #define S_VALUE_BYTES 200
+#define S_NODES       3
+#define S_REPL_SINGLE 300  /* replicated writes per repetition, one in flight */
+#define S_REPL_MANY   6000 /* replicated writes per repetition, 64 in flight */
 
 typedef struct s_stats {
     double v[S_REPS];
@@ -257,6 +269,144 @@ s_zinc_fill(zn_store_t *store)
     zn_batch_destroy(&batch);
 }
 
+/* ---- replicated --------------------------------------------------------------------------- */
+
+typedef struct s_node {
+    char *dir;
+    zn_store_t *store;
+    zn_repl_t *repl;
+    char address[32];
+} s_node_t;
+
+static uint16_t
+s_free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = 0};
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    if (fd < 0 || bind(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&addr, &len) != 0) {
+        perror("bench_store: free port");
+        exit(1);
+    }
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+static void
+s_node_start(s_node_t *node, uint64_t id, const zn_repl_peer_t *peers)
+{
+    char *raft_dir = zn_asprintf("%s/raft", node->dir);
+    node->store = s_zinc_open(node->dir);
+    zn_repl_opts_t opts = {.store = node->store,
+                           .dir = raft_dir,
+                           .id = id,
+                           .address = node->address,
+                           .bootstrap = peers,
+                           .bootstrap_count = S_NODES,
+                           .election_timeout_ms = 300,
+                           .pre_vote = true};
+    zn_fault_t fault;
+    if (zn_repl_open(&node->repl, &opts, &fault) != 0) {
+        fprintf(stderr, "bench_store: %s\n", zn_fault_message(&fault));
+        exit(1);
+    }
+    zn_str_free(&raft_dir);
+}
+
+/* Poll until one node leads and the others know it. */
+static zn_repl_t *
+s_wait_leader(s_node_t *nodes)
+{
+    for (int tries = 0; tries < 2000; tries++) {
+        int leaders = 0;
+        int known = 0;
+        zn_repl_t *leader = NULL;
+        for (int i = 0; i < S_NODES; i++) {
+            zn_repl_status_t st;
+            zn_repl_status(nodes[i].repl, &st);
+            known += st.leader_id != 0 ? 1 : 0;
+            leader = st.role == ZN_REPL_LEADER ? nodes[i].repl : leader;
+            leaders += st.role == ZN_REPL_LEADER ? 1 : 0;
+        }
+        if (leaders == 1 && known == S_NODES) {
+            return leader;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "bench_store: no raft leader\n");
+    exit(1);
+}
+
+typedef struct s_flight {
+    int outstanding;
+    int failed;
+} s_flight_t;
+
+static void
+s_repl_done(int rc, const zn_fault_t *fault, void *arg)
+{
+    s_flight_t *flight = arg;
+    flight->outstanding--;
+    if (rc != 0) {
+        fprintf(stderr, "bench_store: replicated write: %s\n", zn_fault_message(fault));
+        flight->failed++;
+    }
+}
+
+/* COUNT puts through LEADER with IN_FLIGHT outstanding at a time; returns writes/s. */
+static double
+s_repl_writes(zn_repl_t *leader, zn_batch_t *batch, int first, int count, int in_flight)
+{
+    s_flight_t flight = {0, 0};
+    int next = 0;
+    int64_t start = zn_clock_mono_us();
+    while (next < count || flight.outstanding > 0) {
+        while (flight.outstanding < in_flight && next < count) {
+            s_zinc_batch(batch, first + next, 1);
+            s_check(zn_repl_submit(leader, zn_batch_bytes(batch), s_repl_done, &flight), "submit");
+            flight.outstanding++;
+            next++;
+        }
+        struct pollfd pfd = {.fd = zn_repl_fd(leader), .events = POLLIN};
+        (void)poll(&pfd, 1, 1000);
+        (void)zn_repl_dispatch(leader);
+    }
+    s_check(flight.failed > 0 ? ZN_EUNKNOWN : 0, "replicated writes");
+    return count * 1e6 / (double)(zn_clock_mono_us() - start);
+}
+
+/* Replicated writes/s with 1 and with 64 in flight, into SINGLE and MANY. */
+static void
+s_replicated(s_stats_t *single, s_stats_t *many)
+{
+    s_node_t nodes[S_NODES];
+    zn_repl_peer_t peers[S_NODES];
+    for (int i = 0; i < S_NODES; i++) {
+        nodes[i] = (s_node_t){.dir = s_tmpdir()};
+        (void)snprintf(nodes[i].address, sizeof(nodes[i].address), "127.0.0.1:%u", s_free_port());
+        peers[i] = (zn_repl_peer_t){(uint64_t)i + 1, nodes[i].address};
+    }
+    for (int i = 0; i < S_NODES; i++) {
+        s_node_start(&nodes[i], (uint64_t)i + 1, peers);
+    }
+    zn_repl_t *leader = s_wait_leader(nodes);
+    zn_batch_t *batch = zn_batch_new();
+    for (int rep = 0; rep < S_REPS; rep++) {
+        single->v[rep] =
+            s_repl_writes(leader, batch, 3000000 + rep * S_REPL_SINGLE, S_REPL_SINGLE, 1);
+        many->v[rep] = s_repl_writes(leader, batch, 4000000 + rep * S_REPL_MANY, S_REPL_MANY, 64);
+    }
+    zn_batch_destroy(&batch);
+    for (int i = 0; i < S_NODES; i++) {
+        zn_repl_destroy(&nodes[i].repl);
+        zn_store_destroy(&nodes[i].store);
+        s_rmdir(&nodes[i].dir);
+    }
+}
+
 int
 main(void)
 {
@@ -296,6 +446,13 @@ main(void)
     printf("store-local: local_write_ratio=%.2f group_commit_writes_per_s=%.0f "
            "read_ratio=%.2f\n",
            zinc_write / raw_write, group, zinc_read / raw_read);
+    s_stats_t repl_single;
+    s_stats_t repl_many;
+    s_replicated(&repl_single, &repl_many);
+    (void)s_report("replicated writes/s (3 nodes, 1 in flight)", &repl_single);
+    double replicated = s_report("replicated writes/s (3 nodes, 64 in flight)", &repl_many);
+    printf("store: local_write_ratio=%.2f replicated_writes_per_s=%.0f read_ratio=%.2f\n",
+           zinc_write / raw_write, replicated, zinc_read / raw_read);
     zn_batch_destroy(&batch);
     zn_store_destroy(&store);
     mdb_env_close(env);
