@@ -145,15 +145,17 @@ s_finish(zn_repl_t *self, s_req_t *req, int rc, const zn_fault_t *fault)
     } else {
         zn_fault_set(&req->fault, rc, "%s", rc == 0 ? "" : zn_strerror(rc));
     }
+    /* A waiting caller frees REQ as soon as it sees FINISHED: decide before letting go. */
+    bool async = req->done != NULL;
     pthread_mutex_lock(&self->lock);
-    if (req->done != NULL) {
+    if (async) {
         s_push(&self->outbox, req);
     } else {
         req->finished = true;
         pthread_cond_broadcast(&self->cond);
     }
     pthread_mutex_unlock(&self->lock);
-    if (req->done != NULL) {
+    if (async) {
         uint64_t one = 1;
         (void)!write(self->event_fd, &one, sizeof(one)); /* a full counter still polls readable */
     }
