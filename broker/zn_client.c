@@ -48,9 +48,12 @@ struct zn_client {
 static size_t
 s_id_hash(const void *key)
 {
-    size_t h;
-    memcpy(&h, key, sizeof(h));
-    return h;
+    /* The first half of an id is constant per sender: mix both halves. */
+    uint64_t a;
+    uint64_t b;
+    memcpy(&a, key, sizeof(a));
+    memcpy(&b, (const uint8_t *)key + 8, sizeof(b));
+    return (size_t)((a ^ b) * 0x9E3779B97F4A7C15ULL);
 }
 
 static int

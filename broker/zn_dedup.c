@@ -62,10 +62,12 @@ zn_dedup_destroy(zn_dedup_t **self_p)
 static uint32_t
 s_hash(const zn_dedup_t *self, const zn_msgid_t *id)
 {
-    /* Ids are random, so any four of their bytes are already a good hash. */
-    uint32_t h;
-    memcpy(&h, id->bytes, sizeof(h));
-    return h & self->mask;
+    /* The first half of an id is constant per sender: mix both halves. */
+    uint64_t a;
+    uint64_t b;
+    memcpy(&a, id->bytes, sizeof(a));
+    memcpy(&b, id->bytes + 8, sizeof(b));
+    return (uint32_t)(((a ^ b) * 0x9E3779B97F4A7C15ULL) >> 32) & self->mask;
 }
 
 static uint32_t

@@ -1,0 +1,1 @@
+set(BENCH_LIBS zn_broker)
