@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -139,6 +140,25 @@ s_ini_handler(void *user, const char *section, const char *name, const char *val
     return s_assign(ctx->cfg, o, value, ctx->fault) == 0;
 }
 
+static int
+s_apply_stream(void *cfg, const zn_cfg_opt_t *opts, const char *name, FILE *f, zn_fault_t *fault)
+{
+    zn_fault_t inner;
+    zn_fault_clear(&inner);
+    s_ini_ctx_t ctx = {cfg, opts, &inner};
+    int line = ini_parse_file(f, s_ini_handler, &ctx);
+    if (line == 0) {
+        return 0;
+    }
+    if (line < 0) {
+        return zn_fault_set(fault, ZN_ECONFIG, "%s: cannot read file", name);
+    }
+    if (inner.code == 0) {
+        return zn_fault_set(fault, ZN_ECONFIG, "%s:%d: syntax error", name, line);
+    }
+    return zn_fault_set(fault, ZN_ECONFIG, "%s:%d: %s", name, line, inner.message);
+}
+
 int
 zn_cfg_apply_file(void *cfg, const zn_cfg_opt_t *opts, const char *path, zn_fault_t *fault)
 {
@@ -147,21 +167,26 @@ zn_cfg_apply_file(void *cfg, const zn_cfg_opt_t *opts, const char *path, zn_faul
         int err = errno;
         return zn_fault_set(fault, -err, "%s: %s", path, strerror(err));
     }
-    zn_fault_t inner;
-    zn_fault_clear(&inner);
-    s_ini_ctx_t ctx = {cfg, opts, &inner};
-    int line = ini_parse_file(f, s_ini_handler, &ctx);
+    int rc = s_apply_stream(cfg, opts, path, f, fault);
     (void)fclose(f);
-    if (line == 0) {
+    return rc;
+}
+
+int
+zn_cfg_apply_text(void *cfg, const zn_cfg_opt_t *opts, const char *name, const char *text,
+                  size_t len, zn_fault_t *fault)
+{
+    if (len == 0) {
         return 0;
     }
-    if (line < 0) {
-        return zn_fault_set(fault, ZN_ECONFIG, "%s: cannot read file", path);
+    /* fmemopen takes a non-const buffer but only reads it in "r" mode. */
+    FILE *f = fmemopen((void *)(uintptr_t)text, len, "r");
+    if (f == NULL) {
+        return zn_fault_set(fault, ZN_ECONFIG, "%s: cannot read text", name);
     }
-    if (inner.code == 0) {
-        return zn_fault_set(fault, ZN_ECONFIG, "%s:%d: syntax error", path, line);
-    }
-    return zn_fault_set(fault, ZN_ECONFIG, "%s:%d: %s", path, line, inner.message);
+    int rc = s_apply_stream(cfg, opts, name, f, fault);
+    (void)fclose(f);
+    return rc;
 }
 
 int

@@ -70,6 +70,11 @@ void zn_cfg_defaults(void *cfg, const zn_cfg_opt_t *opts);
 ZN_MUST_CHECK int zn_cfg_apply_file(void *cfg, const zn_cfg_opt_t *opts, const char *path,
                                     zn_fault_t *fault);
 
+/* Apply LEN bytes of INI text over CFG, naming it NAME in errors (for tests and fuzzing).
+ * Returns 0 or ZN_ECONFIG with FAULT as zn_cfg_apply_file. */
+ZN_MUST_CHECK int zn_cfg_apply_text(void *cfg, const zn_cfg_opt_t *opts, const char *name,
+                                    const char *text, size_t len, zn_fault_t *fault);
+
 /* Apply one "section.key=value" assignment. Returns 0 or ZN_ECONFIG with FAULT filled. */
 ZN_MUST_CHECK int zn_cfg_apply_assignment(void *cfg, const zn_cfg_opt_t *opts,
                                           const char *assignment, zn_fault_t *fault);
