@@ -17,6 +17,7 @@
 #include "zn_clock.h"
 #include "zn_mem.h"
 #include "zn_server.h"
+#include "zn_uuid.h"
 
 static zn_client_t *
 s_client(const char *endpoint, int64_t attempt_timeout_ms)
@@ -138,16 +139,21 @@ test_rpc_timeout_then_keeps_working(void **state)
     echo_service_stop(&svc);
 }
 
+/* An endpoint nobody can be listening on: a TCP port freed by a probe could be taken by a test
+ * running in parallel, but a fresh IPC path cannot. */
+static void
+s_nobody_endpoint(char *out, size_t cap)
+{
+    zn_uuid_t u = zn_uuid_generate();
+    (void)snprintf(out, cap, "ipc:///tmp/zn-nobody-%s", u.str);
+}
+
 static void
 test_rpc_nobody_there_is_unavailable(void **state)
 {
     (void)state;
-    /* A port nobody listens on: bind and unbind one to learn a free port. */
-    zsock_t *probe = zsock_new(ZMQ_ROUTER);
-    int port = zsock_bind(probe, "tcp://127.0.0.1:*");
-    zsock_destroy(&probe);
-    char endpoint[64];
-    (void)snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
+    char endpoint[128];
+    s_nobody_endpoint(endpoint, sizeof(endpoint));
     zn_client_t *client = s_client(endpoint, 0);
     zn_buf_t none = {NULL, 0};
     zn_reply_t *reply = NULL;
@@ -271,11 +277,8 @@ static void
 test_rpc_cast_to_nobody_fails_fast(void **state)
 {
     (void)state;
-    zsock_t *probe = zsock_new(ZMQ_PULL);
-    int port = zsock_bind(probe, "tcp://127.0.0.1:*");
-    zsock_destroy(&probe);
-    char endpoint[64];
-    (void)snprintf(endpoint, sizeof(endpoint), "tcp://127.0.0.1:%d", port);
+    char endpoint[128];
+    s_nobody_endpoint(endpoint, sizeof(endpoint));
     zn_caster_opts_t opts = {"nobody", endpoint, NULL, NULL, 0};
     zn_caster_t *caster = NULL;
     zn_fault_t fault;
