@@ -21,7 +21,7 @@
 
 #define S_REPS         7
 #define S_CALLS        5000
-#define S_CASTS        200000
+#define S_CASTS        1000000
 #define S_PAYLOAD_SIZE 256
 
 typedef struct {
