@@ -1,0 +1,405 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zn_http.c - libmicrohttpd in external-loop epoll mode, driven from a zloop. */
+#include "zn_http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "zn_json.h"
+#include "zn_log.h"
+#include "zn_mem.h"
+#include "zn_uuid.h"
+
+#define S_HEADERS_MAX 8
+#define S_TICK_MS     250
+
+struct zn_http {
+    struct MHD_Daemon *daemon;
+    zn_http_handler_fn *handler;
+    void *arg;
+    size_t body_max_bytes;
+    char *request_id_header;
+    zloop_t *loop;
+    zmq_pollitem_t item;
+    int timer_id;
+    zlistx_t *deferred; /* zn_http_req_t * waiting for their answer */
+};
+
+struct zn_http_req {
+    zn_http_t *server;
+    struct MHD_Connection *conn;
+    char *method;
+    char *path;
+    char *body;
+    size_t len;
+    size_t cap;
+    bool too_big;
+    bool in_handler;
+    bool deferred;
+    void *deferred_handle;
+    struct MHD_Response *response;
+    unsigned status;
+    char *header_names[S_HEADERS_MAX];
+    char *header_values[S_HEADERS_MAX];
+    size_t header_count;
+    char req_id[ZN_REQ_ID_LEN + 1];
+    char peer[INET6_ADDRSTRLEN];
+};
+
+static void
+s_req_free(zn_http_req_t *req)
+{
+    for (size_t i = 0; i < req->header_count; i++) {
+        zn_free(req->header_names[i]);
+        zn_free(req->header_values[i]);
+    }
+    if (req->response != NULL) {
+        MHD_destroy_response(req->response);
+    }
+    zn_free(req->method);
+    zn_free(req->path);
+    zn_free(req->body);
+    zn_free(req);
+}
+
+static void
+s_peer_text(struct MHD_Connection *conn, char *out, size_t cap)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    out[0] = '\0';
+    if (info == NULL || info->client_addr == NULL) {
+        return;
+    }
+    const struct sockaddr *sa = info->client_addr;
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in4 = (const void *)sa;
+        (void)inet_ntop(AF_INET, &in4->sin_addr, out, (socklen_t)cap); /* cap always fits */
+    } else if (sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const void *)sa;
+        (void)inet_ntop(AF_INET6, &in6->sin6_addr, out, (socklen_t)cap);
+    }
+}
+
+static zn_http_req_t *
+s_req_new(zn_http_t *server, struct MHD_Connection *conn, const char *method, const char *url)
+{
+    zn_http_req_t *req = zn_calloc(1, sizeof(*req));
+    req->server = server;
+    req->conn = conn;
+    req->method = zn_strdup(method);
+    req->path = zn_strdup(url);
+    zn_uuid_request_id(req->req_id);
+    s_peer_text(conn, req->peer, sizeof(req->peer));
+    const char *length = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (length != NULL && strtoull(length, NULL, 10) > server->body_max_bytes) {
+        req->too_big = true;
+    }
+    return req;
+}
+
+static void
+s_req_append(zn_http_req_t *req, const char *data, size_t size)
+{
+    if (req->too_big || size > req->server->body_max_bytes - req->len) {
+        req->too_big = true;
+        return;
+    }
+    if (req->len + size > req->cap) {
+        req->cap = req->len + size > 2 * req->cap ? req->len + size : 2 * req->cap;
+        req->body = zn_realloc(req->body, req->cap);
+    }
+    memcpy(req->body + req->len, data, size);
+    req->len += size;
+}
+
+static enum MHD_Result
+s_queue(zn_http_req_t *req)
+{
+    enum MHD_Result rc = MHD_queue_response(req->conn, req->status, req->response);
+    MHD_destroy_response(req->response);
+    req->response = NULL;
+    return rc;
+}
+
+static enum MHD_Result
+s_dispatch(zn_http_req_t *req)
+{
+    if (req->too_big) {
+        char *body = zn_json_error_body(413, "request body exceeds the size limit");
+        zn_http_respond(req, 413, "application/json", body, strlen(body));
+        zn_str_free(&body);
+    } else {
+        req->in_handler = true;
+        req->server->handler(req->server->arg, req);
+        req->in_handler = false;
+    }
+    if (req->response != NULL) {
+        return s_queue(req);
+    }
+    ZN_ASSERT(req->deferred); /* a handler either answers or defers */
+    MHD_suspend_connection(req->conn);
+    return MHD_YES;
+}
+
+static enum MHD_Result
+s_on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+            const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    zn_http_req_t *req = *con_cls;
+    if (req == NULL) {
+        *con_cls = s_req_new(cls, conn, method, url);
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        s_req_append(req, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (req->deferred) {
+        /* Resumed: the answer is ready, or this is a spurious wake-up. */
+        return req->response != NULL ? s_queue(req) : MHD_YES;
+    }
+    return s_dispatch(req);
+}
+
+static void
+s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+               enum MHD_RequestTerminationCode code)
+{
+    (void)conn;
+    (void)code;
+    zn_http_t *self = cls;
+    zn_http_req_t *req = *con_cls;
+    if (req == NULL) {
+        return;
+    }
+    if (req->deferred_handle != NULL) {
+        zlistx_delete(self->deferred, req->deferred_handle);
+    }
+    s_req_free(req);
+    *con_cls = NULL;
+}
+
+static int
+s_parse_endpoint(const char *endpoint, struct sockaddr_in *addr, zn_fault_t *fault)
+{
+    const char *colon = endpoint != NULL ? strrchr(endpoint, ':') : NULL;
+    if (colon == NULL || colon == endpoint || colon - endpoint >= INET_ADDRSTRLEN) {
+        return zn_fault_set(fault, -EINVAL, "http endpoint %s: expected HOST:PORT",
+                            endpoint != NULL ? endpoint : "(null)");
+    }
+    char host[INET_ADDRSTRLEN];
+    memcpy(host, endpoint, (size_t)(colon - endpoint));
+    host[colon - endpoint] = '\0';
+    char *end = NULL;
+    unsigned long port = strtoul(colon + 1, &end, 10);
+    memset(addr, 0, sizeof(*addr));
+    addr->sin_family = AF_INET;
+    addr->sin_port = htons((uint16_t)port);
+    if (*end != '\0' || port > 65535 || inet_pton(AF_INET, host, &addr->sin_addr) != 1) {
+        return zn_fault_set(fault, -EINVAL, "http endpoint %s: expected IPV4:PORT", endpoint);
+    }
+    return 0;
+}
+
+int
+zn_http_open(zn_http_t **out, const zn_http_opts_t *opts, zn_http_handler_fn *handler, void *arg,
+             zn_fault_t *fault)
+{
+    *out = NULL;
+    struct sockaddr_in addr;
+    int rc = s_parse_endpoint(opts->endpoint, &addr, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    zn_http_t *self = zn_calloc(1, sizeof(*self));
+    self->handler = handler;
+    self->arg = arg;
+    self->body_max_bytes = opts->body_max_bytes ? opts->body_max_bytes : ZN_HTTP_BODY_MAX_DEFAULT;
+    self->request_id_header =
+        zn_strdup(opts->request_id_header ? opts->request_id_header : "X-Openstack-Request-Id");
+    self->deferred = zlistx_new();
+    self->timer_id = -1;
+    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    self->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, s_on_access, self, MHD_OPTION_SOCK_ADDR, &addr,
+        MHD_OPTION_NOTIFY_COMPLETED, s_on_completed, self, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(opts->timeout_s > 0 ? opts->timeout_s : 30), MHD_OPTION_END);
+    if (self->daemon == NULL) {
+        int err = errno != 0 ? errno : EADDRINUSE;
+        zn_http_destroy(&self);
+        return zn_fault_set(fault, -err, "http %s: cannot listen: %s", opts->endpoint,
+                            strerror(err));
+    }
+    *out = self;
+    return 0;
+}
+
+void
+zn_http_destroy(zn_http_t **self_p)
+{
+    zn_http_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    if (self->loop != NULL) {
+        zloop_poller_end(self->loop, &self->item);
+        zloop_timer_end(self->loop, self->timer_id);
+    }
+    if (self->daemon != NULL) {
+        /* MHD refuses to stop with suspended connections: answer them first. */
+        zn_http_req_t *req = NULL;
+        while ((req = zlistx_first(self->deferred)) != NULL) {
+            zn_http_respond(req, 503, NULL, "", 0); /* takes REQ off the list */
+        }
+        (void)MHD_run(self->daemon); /* best effort: the daemon stops next anyway */
+        MHD_stop_daemon(self->daemon);
+    }
+    zlistx_destroy(&self->deferred);
+    zn_free(self->request_id_header);
+    zn_free(self);
+    *self_p = NULL;
+}
+
+static int
+s_on_ready(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    (void)item;
+    zn_http_t *self = arg;
+    if (MHD_run(self->daemon) != MHD_YES) {
+        zn_log_warn(NULL, "http: MHD_run failed");
+    }
+    return 0;
+}
+
+static int
+s_on_tick(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    return s_on_ready(loop, NULL, arg);
+}
+
+int
+zn_http_attach(zn_http_t *self, zloop_t *loop)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_EPOLL_FD);
+    if (info == NULL || self->loop != NULL) {
+        return -EINVAL;
+    }
+    self->item = (zmq_pollitem_t){NULL, info->epoll_fd, ZMQ_POLLIN, 0};
+    if (zloop_poller(loop, &self->item, s_on_ready, self) != 0) {
+        return -EINVAL;
+    }
+    self->loop = loop;
+    /* MHD's connection timeouts need a periodic run even when no socket is ready. */
+    self->timer_id = zloop_timer(loop, S_TICK_MS, 0, s_on_tick, self);
+    return self->timer_id < 0 ? -EINVAL : 0;
+}
+
+uint16_t
+zn_http_port(const zn_http_t *self)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(self->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    return info != NULL ? info->port : 0;
+}
+
+const char *
+zn_http_method(const zn_http_req_t *req)
+{
+    return req->method;
+}
+
+const char *
+zn_http_path(const zn_http_req_t *req)
+{
+    return req->path;
+}
+
+const char *
+zn_http_header(const zn_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *
+zn_http_query(const zn_http_req_t *req, const char *name)
+{
+    return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+zn_http_body(const zn_http_req_t *req, size_t *len)
+{
+    *len = req->len;
+    return req->body != NULL ? req->body : "";
+}
+
+const char *
+zn_http_request_id(const zn_http_req_t *req)
+{
+    return req->req_id;
+}
+
+const char *
+zn_http_peer(const zn_http_req_t *req)
+{
+    return req->peer;
+}
+
+void
+zn_http_add_header(zn_http_req_t *req, const char *name, const char *value)
+{
+    ZN_ASSERT(req->header_count < S_HEADERS_MAX);
+    req->header_names[req->header_count] = zn_strdup(name);
+    req->header_values[req->header_count] = zn_strdup(value);
+    req->header_count++;
+}
+
+void
+zn_http_defer(zn_http_req_t *req)
+{
+    ZN_ASSERT(req->in_handler && !req->deferred);
+    req->deferred = true;
+    req->deferred_handle = zlistx_add_end(req->server->deferred, req);
+}
+
+bool
+zn_http_is_deferred(const zn_http_req_t *req)
+{
+    return req->deferred;
+}
+
+void
+zn_http_respond(zn_http_req_t *req, unsigned status, const char *content_type, const char *body,
+                size_t len)
+{
+    ZN_ASSERT(req->response == NULL);
+    /* MUST_COPY never writes through the pointer; MHD 0.9.75 has no const variant. */
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    ZN_ASSERT(response != NULL); /* only fails on out-of-memory */
+    for (size_t i = 0; i < req->header_count; i++) {
+        (void)MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
+    }
+    (void)MHD_add_response_header(response, req->server->request_id_header, req->req_id);
+    if (content_type != NULL) {
+        (void)MHD_add_response_header(response, "Content-Type", content_type);
+    }
+    req->response = response;
+    req->status = status;
+    if (req->deferred && !req->in_handler) {
+        if (req->deferred_handle != NULL) {
+            zlistx_delete(req->server->deferred, req->deferred_handle);
+            req->deferred_handle = NULL;
+        }
+        MHD_resume_connection(req->conn);
+    }
+}
