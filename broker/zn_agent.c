@@ -11,6 +11,7 @@
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_sig.h"
+#include "zn_str.h"
 
 #define S_ADMIN_METHODS_MAX 32
 
@@ -27,7 +28,8 @@ struct zn_agent {
     bool stopping;
     int64_t stop_deadline_ms;
     int64_t started_mono_ms;
-    zn_caster_t *heartbeat;
+    zn_caster_t **heartbeats; /* one per registry: PUSH would round-robin, not fan out */
+    size_t heartbeat_count;
     zn_service_t service;
     zn_pack_t *heartbeat_body;
 };
@@ -298,7 +300,10 @@ zn_agent_destroy(zn_agent_t **self_p)
     if (self == NULL) {
         return;
     }
-    zn_caster_destroy(&self->heartbeat);
+    for (size_t i = 0; i < self->heartbeat_count; i++) {
+        zn_caster_destroy(&self->heartbeats[i]);
+    }
+    zn_free(self->heartbeats);
     zn_server_destroy(&self->admin);
     zloop_destroy(&self->loop);
     if (self->signal_fd >= 0) {
@@ -347,8 +352,10 @@ static void
 s_send_heartbeat(zn_agent_t *self)
 {
     zn_buf_t body = zn_pack_buf(self->heartbeat_body);
-    int rc = zn_caster_cast(self->heartbeat, "heartbeat", NULL, body, NULL, NULL);
-    zn_metrics_count(self->metrics, rc == 0 ? "heartbeats_sent" : "heartbeats_unsent", 1);
+    for (size_t i = 0; i < self->heartbeat_count; i++) {
+        int rc = zn_caster_cast(self->heartbeats[i], "heartbeat", NULL, body, NULL, NULL);
+        zn_metrics_count(self->metrics, rc == 0 ? "heartbeats_sent" : "heartbeats_unsent", 1);
+    }
 }
 
 static int
@@ -364,8 +371,16 @@ int
 zn_agent_heartbeat(zn_agent_t *self, const char *endpoint, const char *server_public,
                    const zn_service_t *service, int64_t interval_ms, zn_fault_t *fault)
 {
-    zn_caster_opts_t copts = {"registry", endpoint, self->opts.keys, server_public, 0};
-    int rc = zn_caster_open(&self->heartbeat, &copts, fault);
+    size_t count = 0;
+    char **endpoints = zn_str_split(endpoint, ',', &count);
+    self->heartbeats = zn_calloc(count, sizeof(*self->heartbeats));
+    int rc = 0;
+    for (size_t i = 0; i < count && rc == 0; i++) {
+        zn_caster_opts_t copts = {"registry", endpoints[i], self->opts.keys, server_public, 0};
+        rc = zn_caster_open(&self->heartbeats[i], &copts, fault);
+        self->heartbeat_count += rc == 0;
+    }
+    zn_strv_free(&endpoints);
     if (rc < 0) {
         return rc;
     }

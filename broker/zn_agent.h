@@ -62,8 +62,10 @@ const char *zn_agent_admin_endpoint(const zn_agent_t *self);
  * as a czmq actor. PIPE is borrowed. */
 ZN_MUST_CHECK int zn_agent_watch_pipe(zn_agent_t *self, zsock_t *pipe);
 
-/* Cast a heartbeat describing SERVICE (copied) every INTERVAL_MS to ENDPOINT (a registry's cast
- * endpoint, whose public key is SERVER_PUBLIC when the agent has keys). The first goes at once. */
+/* Cast a heartbeat describing SERVICE (copied) every INTERVAL_MS to every endpoint in ENDPOINT
+ * (registries' cast endpoints, comma-separated: each conductor keeps its own registry, so every
+ * one hears every beat; their public key is SERVER_PUBLIC when the agent has keys). The first
+ * goes at once. Call once. */
 ZN_MUST_CHECK int zn_agent_heartbeat(zn_agent_t *self, const char *endpoint,
                                      const char *server_public, const zn_service_t *service,
                                      int64_t interval_ms, zn_fault_t *fault);

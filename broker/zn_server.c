@@ -16,6 +16,7 @@
 #define S_DRAIN_MAX      1024 /* messages handled per wake-up before other sockets get a turn */
 
 struct zn_call {
+    zn_server_t *server; /* the one it came in on, and answers through */
     zn_env_t env;
     bool is_cast;
     uint8_t routing_id[S_ROUTING_ID_MAX];
@@ -277,6 +278,7 @@ s_handle_one(zn_server_t *self, zsock_t *sock)
 {
     bool routed = sock == self->router;
     zn_call_t call;
+    call.server = self;
     call.is_cast = !routed;
     zmq_msg_t frame;
     zmq_msg_init(&frame);
@@ -412,6 +414,12 @@ zn_server_answer(zn_server_t *self, zn_call_t **call_p, int code, zn_buf_t body,
     int rc = s_send_answer(self, call, code, body, message);
     zn_free(call);
     return rc;
+}
+
+int
+zn_call_answer(zn_call_t **call_p, int code, zn_buf_t body, const char *message)
+{
+    return zn_server_answer((*call_p)->server, call_p, code, body, message);
 }
 
 void

@@ -88,6 +88,10 @@ zn_call_t *zn_call_defer(zn_call_t *call);
 ZN_MUST_CHECK int zn_server_answer(zn_server_t *self, zn_call_t **call_p, int code, zn_buf_t body,
                                    const char *message);
 
+/* Answer the deferred *CALL_P through the server it came in on (an agent may serve several),
+ * as zn_server_answer does. That server must still exist. */
+ZN_MUST_CHECK int zn_call_answer(zn_call_t **call_p, int code, zn_buf_t body, const char *message);
+
 /* Free a deferred call without answering (its caller will time out). */
 void zn_call_destroy(zn_call_t **call_p);
 

@@ -953,6 +953,42 @@ zn_repl_remove(zn_repl_t *self, uint64_t id, zn_fault_t *fault)
     return s_control_call(self, S_REMOVE, id, NULL, fault);
 }
 
+/* A membership change whose outcome arrives like a write's, through zn_repl_dispatch. */
+static int
+s_control_async(zn_repl_t *self, s_kind_t kind, uint64_t id, const char *address,
+                zn_repl_done_fn done, void *arg)
+{
+    s_req_t *req = zn_calloc(1, sizeof(*req));
+    req->kind = kind;
+    req->id = id;
+    if (address != NULL) {
+        (void)snprintf(req->address, sizeof(req->address), "%s", address);
+    }
+    req->done = done;
+    req->arg = arg;
+    int rc = s_send(self, req);
+    if (rc < 0) {
+        s_free_req(req);
+    }
+    return rc;
+}
+
+int
+zn_repl_add_async(zn_repl_t *self, uint64_t id, const char *address, zn_repl_done_fn done,
+                  void *arg)
+{
+    if (id == 0 || address == NULL || strlen(address) > ZN_REPL_ADDRESS_MAX_LEN) {
+        return -EINVAL;
+    }
+    return s_control_async(self, S_ADD, id, address, done, arg);
+}
+
+int
+zn_repl_remove_async(zn_repl_t *self, uint64_t id, zn_repl_done_fn done, void *arg)
+{
+    return s_control_async(self, S_REMOVE, id, NULL, done, arg);
+}
+
 void
 zn_repl_set_isolated(zn_repl_t *self, bool isolated)
 {

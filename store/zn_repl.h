@@ -130,6 +130,16 @@ ZN_MUST_CHECK int zn_repl_remove(zn_repl_t *self, uint64_t id, zn_fault_t *fault
 
 /* Fault injection (tests, drills): while ISOLATED the node drops every raft connection, open
  * or new, in both directions, as if its network had been cut. Returns once applied. */
+/* As zn_repl_add and zn_repl_remove, but without blocking: DONE runs later with the result, on
+ * the thread that calls zn_repl_dispatch, exactly as for zn_repl_submit (and, as for writes, not
+ * at all when the node is destroyed first). For agents whose loop must keep serving while a new
+ * member catches up. Returns 0, -EINVAL (bad id or address) or -ESHUTDOWN; on error DONE never
+ * runs. Any thread. */
+ZN_MUST_CHECK int zn_repl_add_async(zn_repl_t *self, uint64_t id, const char *address,
+                                    zn_repl_done_fn done, void *arg);
+ZN_MUST_CHECK int zn_repl_remove_async(zn_repl_t *self, uint64_t id, zn_repl_done_fn done,
+                                       void *arg);
+
 void zn_repl_set_isolated(zn_repl_t *self, bool isolated);
 
 #endif

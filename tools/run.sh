@@ -20,7 +20,7 @@ write_configs() {
     local security="[security]
 curve = true
 keys_dir = $var/keys"
-    printf '%s\n' "$security" >"$var/etc/conductor.conf"
+    printf '[store]\ndata_dir = %s\n\n%s\n' "$var/lib/conductor" "$security" >"$var/etc/conductor.conf"
     printf '[agent]\nhost = compute1\n\n%s\n' "$security" >"$var/etc/compute.conf"
     printf '%s\n' "$security" >"$var/etc/zincctl.conf"
 }
@@ -67,6 +67,11 @@ start() {
     echo
     echo "== compute's own view (zincctl status compute): it called the conductor to discover services"
     ctl status compute
+    echo
+    echo "== the replicated state store the conductor hosts (zincctl store status, put, get)"
+    ctl store status
+    ctl store put settings motd "hello from make run" >/dev/null
+    ctl store get settings motd
     echo
     echo "== conductor counters (zincctl metrics conductor): heartbeat casts and calls it served"
     ctl metrics conductor | grep -E '^rpc_(calls|casts|errors)|^rpc_handler_us\.(count|p50|p99)' || true

@@ -22,6 +22,7 @@ const zn_cfg_opt_t zn_conductor_options[] = {
                    "tcp://127.0.0.1:" ZN_PORT_CONDUCTOR_CAST, "where heartbeats and casts arrive"),
     ZN_CFG_INT_ROW(zn_conductor_cfg_t, "registry", "dead_after_ms", dead_after_ms, "3000", 100,
                    600000, "a service silent this long is reported down"),
+    ZN_CONDUCTOR_STORE_CFG_ROWS(zn_conductor_cfg_t),
     ZN_CFG_END,
 };
 
@@ -32,6 +33,7 @@ struct zn_conductor {
     zn_server_t *server;
     zn_registry_t *registry;
     zn_service_t me;
+    zn_conductor_store_t *store; /* NULL when [store] enabled = false */
 };
 
 static int
@@ -53,9 +55,50 @@ s_services(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
     return 0;
 }
 
+/* The store's handlers, reached through this conductor (ARG) or its agent (admin ARG). */
+typedef int(s_store_fn)(zn_conductor_store_t *store, zn_call_t *call, zn_pack_t *reply,
+                        zn_fault_t *fault);
+
+static int
+s_with_store(zn_conductor_t *self, s_store_fn *fn, zn_call_t *call, zn_pack_t *reply,
+             zn_fault_t *fault)
+{
+    if (self->store == NULL) {
+        return zn_fault_set(fault, ZN_EUNAVAIL, "this conductor hosts no store ([store] enabled)");
+    }
+    return fn(self->store, call, reply, fault);
+}
+
+#define S_STORE_CALL(name, fn)                                                       \
+    static int name(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault) \
+    {                                                                                \
+        return s_with_store(arg, fn, call, reply, fault);                            \
+    }
+#define S_STORE_ADMIN(name, fn)                                                        \
+    static int name(void *agent, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault) \
+    {                                                                                  \
+        return s_with_store(zn_agent_arg(agent), fn, call, reply, fault);              \
+    }
+
+S_STORE_CALL(s_store_write, zn_conductor_store_write)
+S_STORE_CALL(s_store_write_fwd, zn_conductor_store_write_fwd)
+S_STORE_CALL(s_store_get, zn_conductor_store_get)
+S_STORE_ADMIN(s_store_status, zn_conductor_store_status)
+S_STORE_ADMIN(s_store_backup, zn_conductor_store_backup)
+S_STORE_ADMIN(s_store_add, zn_conductor_store_add)
+S_STORE_ADMIN(s_store_remove, zn_conductor_store_remove)
+
 static const zn_method_t s_methods[] = {
-    {"heartbeat", s_heartbeat, ZN_M_CAST},
-    {"services", s_services, ZN_M_CALL},
+    {"heartbeat", s_heartbeat, ZN_M_CAST},     {"services", s_services, ZN_M_CALL},
+    {"store_write", s_store_write, ZN_M_CALL}, {"store_write_fwd", s_store_write_fwd, ZN_M_CALL},
+    {"store_get", s_store_get, ZN_M_CALL},     {NULL, NULL, 0},
+};
+
+static const zn_method_t s_admin_methods[] = {
+    {"store_status", s_store_status, ZN_M_CALL},
+    {"store_backup", s_store_backup, ZN_M_CALL},
+    {"store_add", s_store_add, ZN_M_CALL},
+    {"store_remove", s_store_remove, ZN_M_CALL},
     {NULL, NULL, 0},
 };
 
@@ -107,6 +150,7 @@ s_open_agent(zn_conductor_t *self, zn_fault_t *fault)
         .keys = zn_secure_keys(self->secure),
         .admin_allow = zn_secure_admin_allow(self->secure),
         .shutdown_grace_ms = common->shutdown_grace_ms,
+        .admin_extra = s_admin_methods,
         .status = s_status,
         .arg = self,
     };
@@ -134,6 +178,24 @@ s_open_server(zn_conductor_t *self, zn_fault_t *fault)
     return rc;
 }
 
+static int
+s_open_store(zn_conductor_t *self, zn_fault_t *fault)
+{
+    char conductor_public[ZN_KEY_Z85_LEN + 1];
+    int rc = zn_secure_peer_public(self->secure, "conductor", conductor_public, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    zn_conductor_store_opts_t opts = {
+        .cfg = &self->cfg->store,
+        .own_call_endpoint = zn_server_call_endpoint(self->server),
+        .keys = zn_secure_keys(self->secure),
+        .conductor_public = zn_secure_public_or_null(self->secure, conductor_public),
+        .loop = zn_agent_loop(self->agent),
+    };
+    return zn_conductor_store_open(&self->store, &opts, fault);
+}
+
 static char *
 s_dup_or_null(const char *text)
 {
@@ -157,14 +219,22 @@ s_describe_self(zn_conductor_t *self)
     me->started_at_ms = zn_clock_wall_ms();
 }
 
+/* Conductors hear each other's heartbeats as they hear every agent's (each keeps its own
+ * registry); this one also records itself at once, so it never lists itself as unknown. */
 static int
-s_self_beat(zloop_t *loop, int timer_id, void *arg)
+s_start_heartbeat(zn_conductor_t *self, zn_fault_t *fault)
 {
-    (void)loop;
-    (void)timer_id;
-    zn_conductor_t *self = arg;
+    const zn_agent_cfg_t *common = &self->cfg->common;
+    char conductor_public[ZN_KEY_Z85_LEN + 1];
+    int rc = zn_secure_peer_public(self->secure, "conductor", conductor_public, fault);
+    s_describe_self(self);
     zn_registry_beat(self->registry, &self->me, zn_clock_mono_ms());
-    return 0;
+    if (rc == 0) {
+        rc = zn_agent_heartbeat(self->agent, common->conductor_cast,
+                                zn_secure_public_or_null(self->secure, conductor_public), &self->me,
+                                common->heartbeat_interval_ms, fault);
+    }
+    return rc;
 }
 
 int
@@ -180,15 +250,17 @@ zn_conductor_open(zn_conductor_t **out, const zn_conductor_cfg_t *cfg)
     if (rc == 0) {
         rc = s_open_server(self, &fault);
     }
+    if (rc == 0 && cfg->store.enabled) {
+        rc = s_open_store(self, &fault);
+    }
+    if (rc == 0) {
+        rc = s_start_heartbeat(self, &fault);
+    }
     if (rc < 0) {
         zn_log_error(NULL, "cannot start: %s", zn_fault_message(&fault));
         zn_conductor_destroy(&self);
         return rc;
     }
-    s_describe_self(self);
-    zn_registry_beat(self->registry, &self->me, zn_clock_mono_ms());
-    (void)zloop_timer(zn_agent_loop(self->agent), (size_t)cfg->common.heartbeat_interval_ms, 0,
-                      s_self_beat, self);
     *out = self;
     return 0;
 }
@@ -200,6 +272,7 @@ zn_conductor_destroy(zn_conductor_t **self_p)
     if (self == NULL) {
         return;
     }
+    zn_conductor_store_destroy(&self->store); /* answers through the server: goes first */
     zn_server_destroy(&self->server);
     zn_agent_destroy(&self->agent);
     zn_registry_destroy(&self->registry);

@@ -9,6 +9,7 @@
 
 #include "zn_agent_cfg.h"
 #include "zn_cfg.h"
+#include "zn_conductor_store.h"
 #include "zn_err.h"
 
 typedef struct zn_conductor_cfg {
@@ -16,6 +17,7 @@ typedef struct zn_conductor_cfg {
     char *call_endpoint;
     char *cast_endpoint;
     int64_t dead_after_ms;
+    zn_conductor_store_cfg_t store;
 } zn_conductor_cfg_t;
 
 extern const zn_cfg_opt_t zn_conductor_options[];

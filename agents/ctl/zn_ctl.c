@@ -11,6 +11,7 @@
 #include "zn_cfg.h"
 #include "zn_client.h"
 #include "zn_clock.h"
+#include "zn_ctl_int.h"
 #include "zn_ctl_table.h"
 #include "zn_keys.h"
 #include "zn_mem.h"
@@ -19,49 +20,23 @@
 #include "zn_secure.h"
 #include "zn_str.h"
 
-typedef struct {
-    char *conductor;
-    int64_t timeout_ms;
-    bool curve;
-    char *keys_dir;
-    char *key_name;
-} s_cfg_t;
-
 static const zn_cfg_opt_t s_options[] = {
-    ZN_CFG_STR_ROW(s_cfg_t, "ctl", "conductor", conductor, "tcp://127.0.0.1:7104",
+    ZN_CFG_STR_ROW(zn__ctl_cfg_t, "ctl", "conductor", conductor, "tcp://127.0.0.1:7104",
                    "the conductor's call endpoint(s), comma-separated: where the registry is"),
-    ZN_CFG_INT_ROW(s_cfg_t, "ctl", "timeout_ms", timeout_ms, "3000", 10, 600000,
+    ZN_CFG_INT_ROW(zn__ctl_cfg_t, "ctl", "timeout_ms", timeout_ms, "3000", 10, 600000,
                    "how long to wait for an answer"),
-    ZN_CFG_BOOL_ROW(s_cfg_t, "security", "curve", curve, "false", "use CURVE (needs keys_dir)"),
-    ZN_CFG_STR_ROW(s_cfg_t, "security", "keys_dir", keys_dir, "/etc/zinc/keys",
+    ZN_CFG_BOOL_ROW(zn__ctl_cfg_t, "security", "curve", curve, "false",
+                    "use CURVE (needs keys_dir)"),
+    ZN_CFG_STR_ROW(zn__ctl_cfg_t, "security", "keys_dir", keys_dir, "/etc/zinc/keys",
                    "directory with admin.key and conductor.key.pub"),
-    ZN_CFG_STR_ROW(s_cfg_t, "security", "key_name", key_name, "admin",
+    ZN_CFG_STR_ROW(zn__ctl_cfg_t, "security", "key_name", key_name, "admin",
                    "zincctl's key is keys_dir/key_name.key"),
     ZN_CFG_END,
 };
 
-typedef struct {
-    s_cfg_t cfg;
-    bool json;
-    const char *server_key; /* for a target given as an endpoint */
-    const char *timeout;    /* --timeout, applied over the configuration */
-    zn_secure_t *secure;
-} s_ctl_t;
-
-/* One row of `services`, as the conductor packs it. */
-typedef struct {
-    char *role;
-    char *host;
-    char *version;
-    char *admin_endpoint;
-    char *public_key;
-    bool up;
-    int64_t age_ms;
-} s_row_t;
-
-#define S_ROW_FIELD(name, type)                               \
-    {                                                         \
-#name, (type), 0, offsetof(s_row_t, name), 0, 0, NULL \
+#define S_ROW_FIELD(name, type)                                     \
+    {                                                               \
+#name, (type), 0, offsetof(zn__ctl_row_t, name), 0, 0, NULL \
     }
 
 static const zn_field_t s_row_fields[] = {
@@ -72,16 +47,10 @@ static const zn_field_t s_row_fields[] = {
 };
 
 static const zn_schema_t s_row_schema = {"service", 1, s_row_fields, ZN_ARRAY_COUNT(s_row_fields),
-                                         sizeof(s_row_t)};
+                                         sizeof(zn__ctl_row_t)};
 
-/* The list of services from the conductor, decoded. */
-typedef struct {
-    s_row_t *rows;
-    size_t count;
-} s_rows_t;
-
-static void
-s_rows_release(s_rows_t *rows)
+void
+zn__ctl_rows_release(zn__ctl_rows_t *rows)
 {
     for (size_t i = 0; i < rows->count; i++) {
         zn_schema_release(&s_row_schema, &rows->rows[i]);
@@ -91,8 +60,8 @@ s_rows_release(s_rows_t *rows)
     rows->count = 0;
 }
 
-static int
-s_exit_for(int rc)
+int
+zn__ctl_exit_for(int rc)
 {
     if (rc == 0) {
         return ZN_CTL_OK;
@@ -103,8 +72,8 @@ s_exit_for(int rc)
     return ZN_CTL_FAILED;
 }
 
-static int
-s_report(int rc, const char *what, const zn_fault_t *fault)
+int
+zn__ctl_report(int rc, const char *what, const zn_fault_t *fault)
 {
     if (rc == ZN_EUNAVAIL || rc == -ETIMEDOUT) {
         (void)fprintf(stderr,
@@ -114,13 +83,13 @@ s_report(int rc, const char *what, const zn_fault_t *fault)
     } else if (rc < 0) {
         (void)fprintf(stderr, "zincctl: %s: %s\n", what, zn_fault_message(fault));
     }
-    return s_exit_for(rc);
+    return zn__ctl_exit_for(rc);
 }
 
 /* Call METHOD on ENDPOINTS (comma-separated) whose public key is SERVER_PUBLIC (or NULL). */
-static int
-s_call(s_ctl_t *ctl, const char *endpoints_text, const char *server_public, const char *method,
-       zn_buf_t body, zn_reply_t **reply, zn_fault_t *fault)
+int
+zn__ctl_call(zn__ctl_t *ctl, const char *endpoints_text, const char *server_public,
+             const char *method, zn_buf_t body, zn_reply_t **reply, zn_fault_t *fault)
 {
     size_t count = 0;
     char **endpoints = zn_str_split(endpoints_text, ',', &count);
@@ -142,7 +111,7 @@ s_call(s_ctl_t *ctl, const char *endpoints_text, const char *server_public, cons
 }
 
 static int
-s_decode_rows(zn_buf_t body, s_rows_t *rows, zn_fault_t *fault)
+s_decode_rows(zn_buf_t body, zn__ctl_rows_t *rows, zn_fault_t *fault)
 {
     zn_mpread_t reader;
     zn_mpval_t head;
@@ -167,8 +136,8 @@ s_decode_rows(zn_buf_t body, s_rows_t *rows, zn_fault_t *fault)
     return rc;
 }
 
-static int
-s_fetch_services(s_ctl_t *ctl, s_rows_t *rows, zn_reply_t **reply, zn_fault_t *fault)
+int
+zn__ctl_fetch_services(zn__ctl_t *ctl, zn__ctl_rows_t *rows, zn_reply_t **reply, zn_fault_t *fault)
 {
     char conductor_public[ZN_KEY_Z85_LEN + 1];
     int rc = zn_secure_peer_public(ctl->secure, "conductor", conductor_public, fault);
@@ -176,8 +145,9 @@ s_fetch_services(s_ctl_t *ctl, s_rows_t *rows, zn_reply_t **reply, zn_fault_t *f
         return rc;
     }
     zn_buf_t none = {NULL, 0};
-    rc = s_call(ctl, ctl->cfg.conductor, zn_secure_public_or_null(ctl->secure, conductor_public),
-                "services", none, reply, fault);
+    rc = zn__ctl_call(ctl, ctl->cfg.conductor,
+                      zn_secure_public_or_null(ctl->secure, conductor_public), "services", none,
+                      reply, fault);
     if (rc == 0) {
         rc = s_decode_rows(zn_reply_env(*reply)->body, rows, fault);
     }
@@ -195,17 +165,17 @@ s_format_age(int64_t age_ms, char *buf, size_t cap)
 }
 
 static int
-s_cmd_services(s_ctl_t *ctl, int argc, const char *const *argv)
+s_cmd_services(zn__ctl_t *ctl, int argc, const char *const *argv)
 {
     (void)argc;
     (void)argv;
-    s_rows_t rows = {NULL, 0};
+    zn__ctl_rows_t rows = {NULL, 0};
     zn_reply_t *reply = NULL;
     zn_fault_t fault;
-    int rc = s_fetch_services(ctl, &rows, &reply, &fault);
+    int rc = zn__ctl_fetch_services(ctl, &rows, &reply, &fault);
     if (rc < 0) {
         zn_reply_destroy(&reply);
-        return s_report(rc, "services", &fault);
+        return zn__ctl_report(rc, "services", &fault);
     }
     if (ctl->json) {
         char *json = NULL;
@@ -218,7 +188,7 @@ s_cmd_services(s_ctl_t *ctl, int argc, const char *const *argv)
                                               "LAST SEEN", "VERSION", "ADMIN"};
         zn_ctl_table_t *table = zn_ctl_table_new(headers, ZN_ARRAY_COUNT(headers));
         for (size_t i = 0; i < rows.count; i++) {
-            const s_row_t *r = &rows.rows[i];
+            const zn__ctl_row_t *r = &rows.rows[i];
             char age[32];
             s_format_age(r->age_ms, age, sizeof(age));
             const char *cells[] = {r->role, r->host,    r->up ? "up" : "DOWN",
@@ -228,27 +198,19 @@ s_cmd_services(s_ctl_t *ctl, int argc, const char *const *argv)
         zn_ctl_table_print(table, stdout);
         zn_ctl_table_destroy(&table);
     }
-    s_rows_release(&rows);
+    zn__ctl_rows_release(&rows);
     zn_reply_destroy(&reply);
     return ZN_CTL_OK;
 }
 
-/* A target names one agent: an admin endpoint ("tcp://..."), or ROLE or ROLE/HOST looked up in
- * the conductor's registry. Fills ENDPOINT and PUBLIC_KEY (empty in plaintext mode). */
-typedef struct {
-    char endpoint[256];
-    char public_key[ZN_KEY_Z85_LEN + 1];
-    char label[128];
-} s_target_t;
-
 static int
-s_match_target(const s_rows_t *rows, const char *role, const char *host, s_target_t *out,
-               zn_fault_t *fault)
+s_match_target(const zn__ctl_rows_t *rows, const char *role, const char *host,
+               zn__ctl_target_t *out, zn_fault_t *fault)
 {
-    const s_row_t *found = NULL;
+    const zn__ctl_row_t *found = NULL;
     int matches = 0;
     for (size_t i = 0; i < rows->count; i++) {
-        const s_row_t *r = &rows->rows[i];
+        const zn__ctl_row_t *r = &rows->rows[i];
         bool hit = r->role && strcmp(r->role, role) == 0 &&
                    (host == NULL || (r->host && strcmp(r->host, host) == 0));
         if (hit) {
@@ -274,8 +236,8 @@ s_match_target(const s_rows_t *rows, const char *role, const char *host, s_targe
     return 0;
 }
 
-static int
-s_resolve(s_ctl_t *ctl, const char *text, s_target_t *out, zn_fault_t *fault)
+int
+zn__ctl_resolve(zn__ctl_t *ctl, const char *text, zn__ctl_target_t *out, zn_fault_t *fault)
 {
     memset(out, 0, sizeof(*out));
     if (strstr(text, "://") != NULL) {
@@ -291,34 +253,44 @@ s_resolve(s_ctl_t *ctl, const char *text, s_target_t *out, zn_fault_t *fault)
     if (slash != NULL) {
         *slash = '\0';
     }
-    s_rows_t rows = {NULL, 0};
+    zn__ctl_rows_t rows = {NULL, 0};
     zn_reply_t *reply = NULL;
-    int rc = s_fetch_services(ctl, &rows, &reply, fault);
+    int rc = zn__ctl_fetch_services(ctl, &rows, &reply, fault);
     if (rc == 0) {
         rc = s_match_target(&rows, role, slash ? slash + 1 : NULL, out, fault);
     }
-    s_rows_release(&rows);
+    zn__ctl_rows_release(&rows);
     zn_reply_destroy(&reply);
     return rc;
 }
 
 /* Call METHOD with BODY on the agent TARGET names and print the answer. */
-static int
-s_admin_call(s_ctl_t *ctl, const char *target_text, const char *method, zn_buf_t body)
+int
+zn__ctl_admin_call(zn__ctl_t *ctl, const char *target_text, const char *method, zn_buf_t body)
 {
-    s_target_t target;
+    zn__ctl_target_t target;
     zn_fault_t fault;
-    int rc = s_resolve(ctl, target_text, &target, &fault);
+    int rc = zn__ctl_resolve(ctl, target_text, &target, &fault);
     if (rc < 0) {
-        return s_report(rc, target_text, &fault);
+        return zn__ctl_report(rc, target_text, &fault);
     }
-    const char *key = ctl->cfg.curve ? target.public_key : NULL;
+    return zn__ctl_admin_call_target(ctl, &target, method, body);
+}
+
+int
+zn__ctl_admin_call_target(zn__ctl_t *ctl, const zn__ctl_target_t *target, const char *method,
+                          zn_buf_t body)
+{
+    zn_fault_t fault;
+    const char *key = ctl->cfg.curve ? target->public_key : NULL;
     zn_reply_t *reply = NULL;
-    rc = s_call(ctl, target.endpoint, key, method, body, &reply, &fault);
+    int rc = zn__ctl_call(ctl, target->endpoint, key, method, body, &reply, &fault);
     if (rc == 0) {
         zn_buf_t answer = zn_reply_env(reply)->body;
         char *json = NULL;
-        if (ctl->json && zn_mp_to_json(answer, &json, &fault) == 0) {
+        if (answer.len == 0) {
+            (void)printf(ctl->json ? "null\n" : "done\n"); /* nothing to say but success */
+        } else if (ctl->json && zn_mp_to_json(answer, &json, &fault) == 0) {
             (void)printf("%s\n", json);
         } else if (!ctl->json) {
             rc = zn_ctl_print_flat(answer, stdout, &fault);
@@ -326,41 +298,41 @@ s_admin_call(s_ctl_t *ctl, const char *target_text, const char *method, zn_buf_t
         zn_str_free(&json);
     }
     zn_reply_destroy(&reply);
-    return s_report(rc, target.label, &fault);
+    return zn__ctl_report(rc, target->label, &fault);
 }
 
 static int
-s_cmd_status(s_ctl_t *ctl, int argc, const char *const *argv)
+s_cmd_status(zn__ctl_t *ctl, int argc, const char *const *argv)
 {
     (void)argc;
     zn_buf_t none = {NULL, 0};
-    return s_admin_call(ctl, argv[0], "status", none);
+    return zn__ctl_admin_call(ctl, argv[0], "status", none);
 }
 
 static int
-s_cmd_metrics(s_ctl_t *ctl, int argc, const char *const *argv)
+s_cmd_metrics(zn__ctl_t *ctl, int argc, const char *const *argv)
 {
     (void)argc;
     zn_buf_t none = {NULL, 0};
-    return s_admin_call(ctl, argv[0], "metrics", none);
+    return zn__ctl_admin_call(ctl, argv[0], "metrics", none);
 }
 
 static int
-s_cmd_log_level(s_ctl_t *ctl, int argc, const char *const *argv)
+s_cmd_log_level(zn__ctl_t *ctl, int argc, const char *const *argv)
 {
     (void)argc;
     zn_pack_t *body = zn_pack_new();
     zn_pack_map(body, 1);
     zn_pack_str(body, "level");
     zn_pack_str(body, argv[1]);
-    int rc = s_admin_call(ctl, argv[0], "log_level", zn_pack_buf(body));
+    int rc = zn__ctl_admin_call(ctl, argv[0], "log_level", zn_pack_buf(body));
     zn_pack_destroy(&body);
     return rc;
 }
 
 /* Ping one registry row; fills RESULT and returns 0 when it answered. */
 static int
-s_ping_row(s_ctl_t *ctl, const s_row_t *r, char *result, size_t cap)
+s_ping_row(zn__ctl_t *ctl, const zn__ctl_row_t *r, char *result, size_t cap)
 {
     const char *key = ctl->cfg.curve ? r->public_key : NULL;
     zn_buf_t none = {NULL, 0};
@@ -369,7 +341,7 @@ s_ping_row(s_ctl_t *ctl, const s_row_t *r, char *result, size_t cap)
     int64_t started = zn_clock_mono_us();
     int rc = r->admin_endpoint == NULL
                  ? zn_fault_set(&fault, -EINVAL, "no admin endpoint")
-                 : s_call(ctl, r->admin_endpoint, key, "ping", none, &reply, &fault);
+                 : zn__ctl_call(ctl, r->admin_endpoint, key, "ping", none, &reply, &fault);
     if (rc == 0) {
         (void)snprintf(result, cap, "ok %.2f ms", (double)(zn_clock_mono_us() - started) / 1000.0);
     } else {
@@ -380,41 +352,41 @@ s_ping_row(s_ctl_t *ctl, const s_row_t *r, char *result, size_t cap)
 }
 
 static int
-s_ping_all(s_ctl_t *ctl)
+s_ping_all(zn__ctl_t *ctl)
 {
-    s_rows_t rows = {NULL, 0};
+    zn__ctl_rows_t rows = {NULL, 0};
     zn_reply_t *reply = NULL;
     zn_fault_t fault;
-    int rc = s_fetch_services(ctl, &rows, &reply, &fault);
+    int rc = zn__ctl_fetch_services(ctl, &rows, &reply, &fault);
     zn_reply_destroy(&reply);
     if (rc < 0) {
-        return s_report(rc, "services", &fault);
+        return zn__ctl_report(rc, "services", &fault);
     }
     static const char *const headers[] = {"ROLE", "HOST", "ADMIN", "PING"};
     zn_ctl_table_t *table = zn_ctl_table_new(headers, ZN_ARRAY_COUNT(headers));
     int worst = ZN_CTL_OK;
     for (size_t i = 0; i < rows.count; i++) {
-        const s_row_t *r = &rows.rows[i];
+        const zn__ctl_row_t *r = &rows.rows[i];
         char result[ZN_FAULT_MESSAGE_MAX + 16];
-        int code = s_exit_for(s_ping_row(ctl, r, result, sizeof(result)));
+        int code = zn__ctl_exit_for(s_ping_row(ctl, r, result, sizeof(result)));
         worst = code > worst ? code : worst;
         const char *cells[] = {r->role, r->host, r->admin_endpoint, result};
         zn_ctl_table_add(table, cells);
     }
     zn_ctl_table_print(table, stdout);
     zn_ctl_table_destroy(&table);
-    s_rows_release(&rows);
+    zn__ctl_rows_release(&rows);
     return worst;
 }
 
 static int
-s_cmd_ping(s_ctl_t *ctl, int argc, const char *const *argv)
+s_cmd_ping(zn__ctl_t *ctl, int argc, const char *const *argv)
 {
     if (argc == 0) {
         return s_ping_all(ctl);
     }
     zn_buf_t none = {NULL, 0};
-    return s_admin_call(ctl, argv[0], "ping", none);
+    return zn__ctl_admin_call(ctl, argv[0], "ping", none);
 }
 
 static int
@@ -441,7 +413,7 @@ s_keygen_one(const char *dir, const char *name, bool force)
 }
 
 static int
-s_cmd_keygen(s_ctl_t *ctl, int argc, const char *const *argv)
+s_cmd_keygen(zn__ctl_t *ctl, int argc, const char *const *argv)
 {
     const char *dir = ctl->cfg.keys_dir;
     bool force = false;
@@ -472,7 +444,7 @@ s_cmd_keygen(s_ctl_t *ctl, int argc, const char *const *argv)
     return ZN_CTL_OK;
 }
 
-typedef int(s_cmd_fn)(s_ctl_t *ctl, int argc, const char *const *argv);
+typedef int(s_cmd_fn)(zn__ctl_t *ctl, int argc, const char *const *argv);
 
 typedef struct {
     const char *name;
@@ -490,6 +462,9 @@ static const s_cmd_t s_commands[] = {
     {"metrics", s_cmd_metrics, 1, 1, true, "metrics TARGET     counters and latency histograms"},
     {"log-level", s_cmd_log_level, 2, 2, true,
      "log-level TARGET L set error|warn|notice|info|debug at run time"},
+    {"store", zn__ctl_store, 1, 8, true,
+     "store status|get T K|put T K V|delete T K [--expect GEN]|backup PATH [TARGET]|add ID ADDR|"
+     "remove ID"},
     {"keygen", s_cmd_keygen, 1, 64, false,
      "keygen [--dir D] [--force] NAME...  create CURVE key pairs"},
 };
@@ -517,7 +492,7 @@ typedef struct {
 
 /* Global options come before the command. Returns 0 or ZN_CTL_USAGE. */
 static int
-s_parse_globals(s_ctl_t *ctl, s_args_t *args, int argc, const char *const *argv)
+s_parse_globals(zn__ctl_t *ctl, s_args_t *args, int argc, const char *const *argv)
 {
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
@@ -542,7 +517,7 @@ s_parse_globals(s_ctl_t *ctl, s_args_t *args, int argc, const char *const *argv)
 }
 
 static int
-s_load_config(s_ctl_t *ctl, const s_args_t *args)
+s_load_config(zn__ctl_t *ctl, const s_args_t *args)
 {
     zn_cfg_defaults(&ctl->cfg, s_options);
     const char *path = args->config_path ? args->config_path : getenv("ZINCCTL_CONFIG");
@@ -569,7 +544,7 @@ s_load_config(s_ctl_t *ctl, const s_args_t *args)
 }
 
 static int
-s_run_command(s_ctl_t *ctl, const s_cmd_t *cmd, int argc, const char *const *argv)
+s_run_command(zn__ctl_t *ctl, const s_cmd_t *cmd, int argc, const char *const *argv)
 {
     if (argc < cmd->min_args || argc > cmd->max_args) {
         (void)fprintf(stderr, "usage: zincctl %s\n", cmd->usage);
@@ -587,7 +562,7 @@ s_run_command(s_ctl_t *ctl, const s_cmd_t *cmd, int argc, const char *const *arg
 int
 zn_ctl_main(int argc, const char *const *argv)
 {
-    s_ctl_t ctl;
+    zn__ctl_t ctl;
     memset(&ctl, 0, sizeof(ctl));
     s_args_t args;
     memset(&args, 0, sizeof(args));

@@ -12,7 +12,7 @@ cleanup() {
     for pid in "${pids[@]:-}"; do
         [ -n "$pid" ] && kill -9 "$pid" 2>/dev/null || true
     done
-    rm -rf "$work"
+    [ -n "${ZN_KEEP:-}" ] || rm -rf "$work"
 }
 trap cleanup EXIT
 

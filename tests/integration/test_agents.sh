@@ -26,6 +26,7 @@ c_cast="tcp://127.0.0.1:$(free_port)"
 common=(--set security.curve=true --set "security.keys_dir=$keys" --set peers.heartbeat_interval_ms=200
     --set "peers.conductor_call=$c_call" --set "peers.conductor_cast=$c_cast")
 start conductor "$bin/zinc-conductor" "${common[@]}" --set registry.dead_after_ms=1000 \
+    --set "store.data_dir=$work/conductor" --set "store.raft_address=127.0.0.1:$(free_port)" \
     --set "rpc.call_endpoint=$c_call" --set "rpc.cast_endpoint=$c_cast" \
     --set "agent.admin_endpoint=tcp://127.0.0.1:$(free_port)"
 conductor_pid=$last_pid
