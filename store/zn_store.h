@@ -239,4 +239,10 @@ ZN_MUST_CHECK int zn_store_restore(const char *backup_dir, const char *store_dir
  * grow; -EROFS; or an I/O error. On failure nothing changed. Any thread; writers are serialised. */
 ZN_MUST_CHECK int zn_store_replace(zn_store_t *self, const char *source_dir, zn_fault_t *fault);
 
+/* Forget the applied sequence (set it to 0), so that a store restored from a backup can found a
+ * new replicated cluster whose raft log starts again at index 1: otherwise its first entries would
+ * be taken for replays and skipped. Only for that: never on a member of a running cluster.
+ * Returns 0, -EPERM (read-only) or a negative errno with FAULT. */
+ZN_MUST_CHECK int zn_store_reset_applied_seq(zn_store_t *self, zn_fault_t *fault);
+
 #endif

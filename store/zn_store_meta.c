@@ -402,3 +402,28 @@ zn__store_meta_set_applied_seq(zn_store_t *self, MDB_txn *txn, uint64_t seq)
     MDB_val val = s_val(buf, sizeof(buf));
     return zn__store_rc(mdb_put(txn, self->meta_dbi, &key, &val, 0));
 }
+
+int
+zn_store_reset_applied_seq(zn_store_t *self, zn_fault_t *fault)
+{
+    if (self->mode == ZN_STORE_READ_ONLY) {
+        return zn_fault_set(fault, -EPERM, "store %s: opened read-only", self->path);
+    }
+    pthread_mutex_lock(&self->write_lock);
+    MDB_txn *txn = NULL;
+    int rc = zn__store_rc(mdb_txn_begin(self->env, NULL, 0, &txn));
+    if (rc == 0) {
+        rc = zn__store_meta_set_applied_seq(self, txn, 0);
+        if (rc == 0) {
+            rc = zn__store_rc(mdb_txn_commit(txn)); /* frees TXN either way */
+        } else {
+            mdb_txn_abort(txn);
+        }
+    }
+    pthread_mutex_unlock(&self->write_lock);
+    if (rc < 0) {
+        return zn_fault_set(fault, rc, "store %s: reset applied sequence: %s", self->path,
+                            zn_strerror(rc));
+    }
+    return 0;
+}

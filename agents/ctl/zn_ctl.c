@@ -463,8 +463,8 @@ static const s_cmd_t s_commands[] = {
     {"log-level", s_cmd_log_level, 2, 2, true,
      "log-level TARGET L set error|warn|notice|info|debug at run time"},
     {"store", zn__ctl_store, 1, 8, true,
-     "store status|get T K|put T K V|delete T K [--expect GEN]|backup PATH [TARGET]|add ID ADDR|"
-     "remove ID"},
+     "store status|get T K|put T K V|delete T K [--expect GEN]|backup PATH [TARGET]|"
+     "restore BACKUP DATA_DIR|add ID ADDR|remove ID"},
     {"keygen", s_cmd_keygen, 1, 64, false,
      "keygen [--dir D] [--force] NAME...  create CURVE key pairs"},
 };

@@ -6,14 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "zn_batch.h"
 #include "zn_ctl.h"
 #include "zn_ctl_int.h"
 #include "zn_ctl_table.h"
+#include "zn_fs.h"
 #include "zn_mem.h"
 #include "zn_mp.h"
 #include "zn_schema.h"
+#include "zn_store.h"
+#include "zn_tables.h"
 
 #define S_STATUS_TIMEOUT_MS 1000
 
@@ -318,6 +322,47 @@ s_store_backup(zn__ctl_t *ctl, int argc, const char *const *argv)
     return code;
 }
 
+/* Offline disaster recovery on this node: BACKUP becomes DATA_DIR's store, with the applied
+ * sequence reset and the old raft state moved aside, so that the conductor founds a new cluster
+ * from it. Every founding controller restores the same backup before any of them starts. */
+static int
+s_store_restore(const char *backup, const char *data_dir)
+{
+    zn_fault_t fault;
+    char *store_dir = zn_asprintf("%s/store", data_dir);
+    char *raft_dir = zn_asprintf("%s/raft", data_dir);
+    char *aside = zn_asprintf("%s/raft.before-restore.%lld", data_dir, (long long)time(NULL));
+    int rc = zn_fs_mkdir_p(data_dir, 0750);
+    if (rc < 0) {
+        zn_fault_set(&fault, rc, "%s: %s", data_dir, zn_strerror(rc));
+    } else {
+        rc = zn_store_restore(backup, store_dir, &fault);
+    }
+    zn_store_t *store = NULL;
+    size_t count = 0;
+    zn_store_opts_t opts = {.path = store_dir, .tables = zn_tables(&count)};
+    opts.table_count = count;
+    if (rc == 0) {
+        rc = zn_store_open(&store, &opts, &fault);
+    }
+    if (rc == 0) {
+        rc = zn_store_reset_applied_seq(store, &fault);
+    }
+    zn_store_destroy(&store);
+    if (rc == 0 && rename(raft_dir, aside) != 0 && errno != ENOENT) {
+        rc = zn_fault_set(&fault, -errno, "cannot move %s aside: %s", raft_dir, strerror(errno));
+    }
+    if (rc == 0) {
+        (void)printf("restored %s into %s; old raft state (if any) kept in %s\n"
+                     "start zinc-conductor on this node: it founds a new cluster from this data\n",
+                     backup, store_dir, aside);
+    }
+    zn_str_free(&aside);
+    zn_str_free(&raft_dir);
+    zn_str_free(&store_dir);
+    return zn__ctl_report(rc, "restore", &fault);
+}
+
 int
 zn__ctl_store(zn__ctl_t *ctl, int argc, const char *const *argv)
 {
@@ -335,6 +380,9 @@ zn__ctl_store(zn__ctl_t *ctl, int argc, const char *const *argv)
     if (strcmp(sub, "backup") == 0 && (argc == 2 || argc == 3)) {
         return s_store_backup(ctl, argc, argv);
     }
+    if (strcmp(sub, "restore") == 0 && argc == 3) {
+        return s_store_restore(argv[1], argv[2]);
+    }
     if (strcmp(sub, "add") == 0 && argc == 3) {
         int rc = s_parse_id(argv[1], &id);
         return rc != 0 ? rc : s_store_member(ctl, "store_add", id, argv[2]);
@@ -345,6 +393,7 @@ zn__ctl_store(zn__ctl_t *ctl, int argc, const char *const *argv)
     }
     (void)fprintf(stderr, "usage: zincctl store status | get TABLE KEY | put TABLE KEY VALUE "
                           "[--expect GEN] | delete TABLE KEY [--expect GEN] | backup PATH "
-                          "[TARGET] | add ID RAFT_ADDRESS | remove ID\n");
+                          "[TARGET] | restore BACKUP DATA_DIR (offline) | add ID RAFT_ADDRESS | "
+                          "remove ID\n");
     return ZN_CTL_USAGE;
 }
