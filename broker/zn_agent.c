@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "zn_agent_cfg.h"
 #include "zn_caster.h"
 #include "zn_clock.h"
 #include "zn_log.h"
@@ -32,6 +33,7 @@ struct zn_agent {
     size_t heartbeat_count;
     zn_service_t service;
     zn_pack_t *heartbeat_body;
+    zn_secure_t *secure; /* owned, from zn_agent_open_from */
 };
 
 static void
@@ -312,10 +314,65 @@ zn_agent_destroy(zn_agent_t **self_p)
     zn_schema_release(&zn_service_schema, &self->service);
     zn_pack_destroy(&self->heartbeat_body);
     zn_metrics_destroy(&self->metrics);
+    zn_secure_destroy(&self->secure);
     zn_str_free(&self->role);
     zn_str_free(&self->host);
     zn_free(self);
     *self_p = NULL;
+}
+
+int
+zn_agent_open_from(zn_agent_t **out, const zn_agent_cfg_t *common, const zn_agent_opts_t *opts,
+                   zn_fault_t *fault)
+{
+    *out = NULL;
+    zn_secure_t *secure = NULL;
+    int rc = zn_secure_open(&secure, common->curve, common->keys_dir, common->key_name, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    zn_agent_opts_t full = *opts;
+    full.host = common->host;
+    full.admin_endpoint = common->admin_endpoint;
+    full.keys = zn_secure_keys(secure);
+    full.admin_allow = zn_secure_admin_allow(secure);
+    full.shutdown_grace_ms = common->shutdown_grace_ms;
+    rc = zn_agent_open(out, &full, fault);
+    if (rc < 0) {
+        zn_secure_destroy(&secure);
+        return rc;
+    }
+    (*out)->secure = secure;
+    return 0;
+}
+
+const zn_secure_t *
+zn_agent_secure(const zn_agent_t *self)
+{
+    return self->secure;
+}
+
+int
+zn_agent_serve(zn_agent_t *self, const char *name, const char *call_endpoint,
+               const char *cast_endpoint, const zn_method_t *methods, void *arg, zn_server_t **out,
+               zn_fault_t *fault)
+{
+    zn_server_opts_t opts = {
+        .name = name,
+        .call_endpoint = call_endpoint,
+        .cast_endpoint = cast_endpoint,
+        .keys = self->opts.keys,
+        .allow = self->secure != NULL ? zn_secure_allow(self->secure) : NULL,
+        .metrics = self->metrics,
+    };
+    int rc = zn_server_open(out, &opts, methods, arg, fault);
+    if (rc == 0) {
+        rc = zn_server_attach(*out, self->loop);
+    }
+    if (rc < 0) {
+        zn_server_destroy(out);
+    }
+    return rc;
 }
 
 zloop_t *

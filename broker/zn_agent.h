@@ -13,7 +13,10 @@
 #include "zn_keys.h"
 #include "zn_metrics.h"
 #include "zn_registry.h"
+#include "zn_secure.h"
 #include "zn_server.h"
+
+struct zn_agent_cfg;
 
 #ifndef ZN_VERSION
 #define ZN_VERSION "0.1.0"
@@ -45,7 +48,25 @@ typedef struct zn_agent_opts {
  * with FAULT (admin socket cannot bind, signalfd). */
 ZN_MUST_CHECK int zn_agent_open(zn_agent_t **out, const zn_agent_opts_t *opts, zn_fault_t *fault);
 
+/* Open an agent from the configuration every agent shares (zn_agent_cfg.h): load its keys
+ * (keys_dir/key_name.key and the allow-lists, when curve is on), then as zn_agent_open with host,
+ * admin endpoint, keys and grace taken from COMMON. OPTS gives the role, status, drained,
+ * admin_extra and arg; its other fields are ignored. COMMON is borrowed for the call. */
+ZN_MUST_CHECK int zn_agent_open_from(zn_agent_t **out, const struct zn_agent_cfg *common,
+                                     const zn_agent_opts_t *opts, zn_fault_t *fault);
+
 void zn_agent_destroy(zn_agent_t **self_p);
+
+/* The key material zn_agent_open_from loaded (plaintext: every key accessor returns NULL), or
+ * NULL for an agent opened with zn_agent_open. Borrowed from SELF. */
+const zn_secure_t *zn_agent_secure(const zn_agent_t *self);
+
+/* Bind the agent's service server NAME on CALL_ENDPOINT and CAST_ENDPOINT (either may be NULL)
+ * with the agent's keys, allow-list and metrics, serving METHODS with ARG on the agent's loop.
+ * *out is the caller's, destroyed before the agent. Returns 0 or a negative errno with FAULT. */
+ZN_MUST_CHECK int zn_agent_serve(zn_agent_t *self, const char *name, const char *call_endpoint,
+                                 const char *cast_endpoint, const zn_method_t *methods, void *arg,
+                                 zn_server_t **out, zn_fault_t *fault);
 
 /* The loop every socket and timer of the agent registers with. Borrowed from SELF. */
 zloop_t *zn_agent_loop(zn_agent_t *self);

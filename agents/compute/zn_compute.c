@@ -27,7 +27,7 @@ const zn_cfg_opt_t zn_compute_options[] = {
 
 struct zn_compute {
     const zn_compute_cfg_t *cfg;
-    zn_secure_t *secure;
+    const zn_secure_t *secure; /* the agent's, borrowed */
     zn_agent_t *agent;
     zn_server_t *server;
     zn_client_t *conductor;
@@ -70,38 +70,24 @@ s_status(void *arg, zn_pack_t *out)
 static int
 s_open_agent(zn_compute_t *self, zn_fault_t *fault)
 {
-    const zn_agent_cfg_t *common = &self->cfg->common;
-    int rc =
-        zn_secure_open(&self->secure, common->curve, common->keys_dir, common->key_name, fault);
-    if (rc < 0) {
-        return rc;
-    }
     zn_agent_opts_t opts = {
         .role = "compute",
-        .host = common->host,
-        .admin_endpoint = common->admin_endpoint,
-        .keys = zn_secure_keys(self->secure),
-        .admin_allow = zn_secure_admin_allow(self->secure),
-        .shutdown_grace_ms = common->shutdown_grace_ms,
         .status = s_status,
         .arg = self,
     };
-    return zn_agent_open(&self->agent, &opts, fault);
+    int rc = zn_agent_open_from(&self->agent, &self->cfg->common, &opts, fault);
+    if (rc == 0) {
+        self->secure = zn_agent_secure(self->agent);
+    }
+    return rc;
 }
 
 static int
 s_open_server(zn_compute_t *self, zn_fault_t *fault)
 {
-    zn_server_opts_t opts = {
-        .name = "compute",
-        .call_endpoint = self->cfg->call_endpoint,
-        .cast_endpoint = self->cfg->cast_endpoint,
-        .keys = zn_secure_keys(self->secure),
-        .allow = zn_secure_allow(self->secure),
-        .metrics = zn_agent_metrics(self->agent),
-    };
-    int rc = zn_server_open(&self->server, &opts, s_methods, self, fault);
-    return rc < 0 ? rc : zn_server_attach(self->server, zn_agent_loop(self->agent));
+    int rc = zn_agent_serve(self->agent, "compute", self->cfg->call_endpoint,
+                            self->cfg->cast_endpoint, s_methods, self, &self->server, fault);
+    return rc;
 }
 
 static int
@@ -211,7 +197,6 @@ zn_compute_destroy(zn_compute_t **self_p)
     zn_client_destroy(&self->conductor);
     zn_server_destroy(&self->server);
     zn_agent_destroy(&self->agent);
-    zn_secure_destroy(&self->secure);
     zn_free(self);
     *self_p = NULL;
 }

@@ -28,7 +28,7 @@ const zn_cfg_opt_t zn_conductor_options[] = {
 
 struct zn_conductor {
     const zn_conductor_cfg_t *cfg;
-    zn_secure_t *secure;
+    const zn_secure_t *secure; /* the agent's, borrowed */
     zn_agent_t *agent;
     zn_server_t *server;
     zn_registry_t *registry;
@@ -137,41 +137,24 @@ s_sweep(zloop_t *loop, int timer_id, void *arg)
 static int
 s_open_agent(zn_conductor_t *self, zn_fault_t *fault)
 {
-    const zn_agent_cfg_t *common = &self->cfg->common;
-    int rc =
-        zn_secure_open(&self->secure, common->curve, common->keys_dir, common->key_name, fault);
-    if (rc < 0) {
-        return rc;
-    }
     zn_agent_opts_t opts = {
         .role = "conductor",
-        .host = common->host,
-        .admin_endpoint = common->admin_endpoint,
-        .keys = zn_secure_keys(self->secure),
-        .admin_allow = zn_secure_admin_allow(self->secure),
-        .shutdown_grace_ms = common->shutdown_grace_ms,
         .admin_extra = s_admin_methods,
         .status = s_status,
         .arg = self,
     };
-    return zn_agent_open(&self->agent, &opts, fault);
+    int rc = zn_agent_open_from(&self->agent, &self->cfg->common, &opts, fault);
+    if (rc == 0) {
+        self->secure = zn_agent_secure(self->agent);
+    }
+    return rc;
 }
 
 static int
 s_open_server(zn_conductor_t *self, zn_fault_t *fault)
 {
-    zn_server_opts_t opts = {
-        .name = "conductor",
-        .call_endpoint = self->cfg->call_endpoint,
-        .cast_endpoint = self->cfg->cast_endpoint,
-        .keys = zn_secure_keys(self->secure),
-        .allow = zn_secure_allow(self->secure),
-        .metrics = zn_agent_metrics(self->agent),
-    };
-    int rc = zn_server_open(&self->server, &opts, s_methods, self, fault);
-    if (rc == 0) {
-        rc = zn_server_attach(self->server, zn_agent_loop(self->agent));
-    }
+    int rc = zn_agent_serve(self->agent, "conductor", self->cfg->call_endpoint,
+                            self->cfg->cast_endpoint, s_methods, self, &self->server, fault);
     if (rc == 0 && zloop_timer(zn_agent_loop(self->agent), S_SWEEP_MS, 0, s_sweep, self) < 0) {
         rc = zn_fault_set(fault, -EINVAL, "cannot start the registry sweep");
     }
@@ -277,7 +260,6 @@ zn_conductor_destroy(zn_conductor_t **self_p)
     zn_agent_destroy(&self->agent);
     zn_registry_destroy(&self->registry);
     zn_schema_release(&zn_service_schema, &self->me);
-    zn_secure_destroy(&self->secure);
     zn_free(self);
     *self_p = NULL;
 }
