@@ -28,6 +28,7 @@ struct zn_http {
     zmq_pollitem_t item;
     int timer_id;
     zlistx_t *deferred; /* zn_http_req_t * waiting for their answer */
+    bool stopping;
 };
 
 struct zn_http_req {
@@ -255,6 +256,7 @@ zn_http_destroy(zn_http_t **self_p)
     }
     if (self->daemon != NULL) {
         /* MHD refuses to stop with suspended connections: answer them first. */
+        self->stopping = true;
         zn_http_req_t *req = NULL;
         while ((req = zlistx_first(self->deferred)) != NULL) {
             zn_http_respond(req, 503, NULL, "", 0); /* takes REQ off the list */
@@ -371,6 +373,20 @@ zn_http_defer(zn_http_req_t *req)
     req->deferred_handle = zlistx_add_end(req->server->deferred, req);
 }
 
+/* Run MHD until it has nothing more to do at once (it reports a zero timeout while work is
+ * pending), bounded so that a busy daemon cannot starve the loop. */
+static void
+s_run_now(zn_http_t *self)
+{
+    for (int i = 0; i < 8; i++) {
+        MHD_UNSIGNED_LONG_LONG timeout_ms = 0;
+        (void)MHD_run(self->daemon); /* failures surface on the next run */
+        if (MHD_get_timeout(self->daemon, &timeout_ms) != MHD_YES || timeout_ms > 0) {
+            break;
+        }
+    }
+}
+
 bool
 zn_http_is_deferred(const zn_http_req_t *req)
 {
@@ -401,5 +417,10 @@ zn_http_respond(zn_http_req_t *req, unsigned status, const char *content_type, c
             req->deferred_handle = NULL;
         }
         MHD_resume_connection(req->conn);
+        /* In external-loop mode nothing wakes the loop for a resumed connection: run MHD now
+         * (we are on the loop, outside any MHD callback) so the answer goes out at once. */
+        if (!req->server->stopping) {
+            s_run_now(req->server);
+        }
     }
 }

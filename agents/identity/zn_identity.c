@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "zn_clock.h"
+#include "zn_idclient.h"
 #include "zn_identity_int.h"
 #include "zn_json.h"
 #include "zn_log.h"
@@ -351,26 +352,22 @@ s_validate(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
         return rc;
     }
     const zn_token_claims_t *c = &result.claims;
-    zn_pack_map(reply, 8);
-    zn_pack_str(reply, "user_id");
-    zn_pack_str(reply, c->user_id);
-    zn_pack_str(reply, "user_name");
-    zn_pack_str(reply, result.user.name);
-    zn_pack_str(reply, "project_id");
-    zn_pack_str(reply, c->project_id);
-    zn_pack_str(reply, "domain_id");
-    zn_pack_str(reply, c->domain_id);
-    zn_pack_str(reply, "roles");
-    zn_pack_array(reply, (uint32_t)result.role_count);
+    char *roles[ZN_IDAUTH_ROLES_MAX + 1] = {NULL};
     for (size_t i = 0; i < result.role_count; i++) {
-        zn_pack_str(reply, result.roles[i].name);
+        roles[i] = result.roles[i].name;
     }
-    zn_pack_str(reply, "expires_at_ms");
-    zn_pack_i64(reply, c->expires_at_ms);
-    zn_pack_str(reply, "audit_id");
-    zn_pack_str(reply, c->audit_id);
-    zn_pack_str(reply, "revocation_generation");
-    zn_pack_u64(reply, zn_idauth_revocation_generation(self->auth));
+    zn_idclient_auth_t auth = {
+        .user_id = c->user_id,
+        .user_name = result.user.name,
+        .project_id = c->project_id,
+        .domain_id = c->domain_id,
+        .roles = roles,
+        .role_count = result.role_count,
+        .expires_at_ms = c->expires_at_ms,
+        .audit_id = c->audit_id,
+        .revocation_generation = zn_idauth_revocation_generation(self->auth),
+    };
+    zn_schema_encode(&zn_idclient_auth_schema, &auth, reply);
     zn_idauth_result_release(&result);
     return 0;
 }
