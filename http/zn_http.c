@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <microhttpd.h>
+#include <sodium.h>
 
 #include "zn_json.h"
 #include "zn_log.h"
@@ -62,6 +63,9 @@ s_req_free(zn_http_req_t *req)
     if (req->response != NULL) {
         MHD_destroy_response(req->response);
     }
+    if (req->body != NULL) {
+        sodium_memzero(req->body, req->cap); /* bodies carry passwords */
+    }
     zn_free(req->method);
     zn_free(req->path);
     zn_free(req->body);
@@ -112,8 +116,16 @@ s_req_append(zn_http_req_t *req, const char *data, size_t size)
         return;
     }
     if (req->len + size > req->cap) {
-        req->cap = req->len + size > 2 * req->cap ? req->len + size : 2 * req->cap;
-        req->body = zn_realloc(req->body, req->cap);
+        /* Grow by copying, not realloc, so that no unwiped copy of a password is left behind. */
+        size_t cap = req->len + size > 2 * req->cap ? req->len + size : 2 * req->cap;
+        char *body = zn_malloc(cap);
+        if (req->body != NULL) {
+            memcpy(body, req->body, req->len);
+            sodium_memzero(req->body, req->cap);
+            zn_free(req->body);
+        }
+        req->body = body;
+        req->cap = cap;
     }
     memcpy(req->body + req->len, data, size);
     req->len += size;

@@ -9,13 +9,17 @@ source "$(dirname "$0")/lib.sh"
 port=$(free_port)
 url="http://127.0.0.1:$port"
 conf="$work/identity.conf"
+c_call="tcp://127.0.0.1:$(free_port)"
+c_cast="tcp://127.0.0.1:$(free_port)"
 cat >"$conf" <<CONF
 [agent]
 admin_endpoint = tcp://127.0.0.1:$(free_port)
 [rpc]
 call_endpoint = tcp://127.0.0.1:$(free_port)
 [peers]
-conductor_cast = tcp://127.0.0.1:$(free_port)
+conductor_call = $c_call
+conductor_cast = $c_cast
+heartbeat_interval_ms = 200
 [identity]
 http_endpoint = 127.0.0.1:$port
 data_dir = $work/data
@@ -26,12 +30,18 @@ base_url = $url
 CONF
 identity() { "$bin/zinc-identity" "$@" --config "$conf"; }
 
+start conductor "$bin/zinc-conductor" --set "rpc.call_endpoint=$c_call" \
+    --set "rpc.cast_endpoint=$c_cast" --set "agent.admin_endpoint=tcp://127.0.0.1:$(free_port)"
 check "bootstrap" identity bootstrap --set bootstrap.password=secret
 check "bootstrap is idempotent" identity bootstrap --set bootstrap.password=secret
 start identity "$bin/zinc-identity" --config "$conf"
 identity_pid=$last_pid
 up() { curl -sf "$url/identity/v3" >/dev/null; }
 check "identity answers" wait_for 10 up
+
+printf '[ctl]\nconductor = %s\ntimeout_ms = 2000\n' "$c_call" >"$work/zincctl.conf"
+listed() { ZINCCTL_CONFIG="$work/zincctl.conf" "$bin/zincctl" services | grep -q '^identity .* up'; }
+check "zincctl services lists identity (heartbeats)" wait_for 10 listed
 
 # --- version discovery --------------------------------------------------------------------
 status=$(curl -s -o "$work/v3" -w '%{http_code}' "$url/identity/v3")

@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "zn_clock.h"
 #include "zn_mem.h"
 #include "zn_password.h"
 
@@ -65,6 +66,34 @@ test_password_cost_names(void **state)
     assert_non_null(strstr(zn_password_cost_describe(ZN_PASSWORD_TEST), "TEST"));
 }
 
+static double
+s_verify_ms(const char *hash, const char *dummy)
+{
+    int64_t start = zn_clock_mono_us();
+    for (int i = 0; i < 3; i++) {
+        assert_false(zn_password_verify(hash, dummy, "wrong", 5));
+    }
+    return (double)(zn_clock_mono_us() - start) / 3000.0;
+}
+
+/* A wrong password for a real user and any password for an unknown one cost the same Argon2id
+ * work (interactive cost, as in production). */
+static void
+test_password_unknown_user_costs_the_same(void **state)
+{
+    (void)state;
+    char *hash = NULL;
+    char *dummy = NULL;
+    assert_int_equal(zn_password_hash("right", 5, ZN_PASSWORD_INTERACTIVE, &hash), 0);
+    assert_int_equal(zn_password_hash("dummy", 5, ZN_PASSWORD_INTERACTIVE, &dummy), 0);
+    double known_ms = s_verify_ms(hash, dummy);
+    double unknown_ms = s_verify_ms(NULL, dummy);
+    /* Wide bounds: a loaded machine varies; a shortcut for unknown users would be ~0. */
+    assert_true(unknown_ms > known_ms * 0.5 && unknown_ms < known_ms * 2.0);
+    zn_str_free(&hash);
+    zn_str_free(&dummy);
+}
+
 int
 main(void)
 {
@@ -73,6 +102,7 @@ main(void)
         cmocka_unit_test(test_password_unknown_user_never_matches),
         cmocka_unit_test(test_password_salted_and_bounded),
         cmocka_unit_test(test_password_cost_names),
+        cmocka_unit_test(test_password_unknown_user_costs_the_same),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
