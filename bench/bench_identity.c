@@ -17,6 +17,7 @@
 #include "zn_client.h"
 #include "zn_clock.h"
 #include "zn_idclient.h"
+#include "zn_log.h"
 #include "zn_password.h"
 #include "zn_sig.h"
 
@@ -156,6 +157,7 @@ int
 main(void)
 {
     zn_signals_block();
+    zn_log_set_level(ZN_LOG_W); /* the agent's lifecycle lines would interleave with figures */
     const char *cost = getenv("ZN_BENCH_HASH_COST") ? getenv("ZN_BENCH_HASH_COST") : "interactive";
     id_fixture_t *fix = id_fixture_start(cost);
     zn_password_cost_t parsed = ZN_PASSWORD_INTERACTIVE;

@@ -540,7 +540,7 @@ zn_identity_open(zn_identity_t **out, const zn_identity_cfg_t *cfg)
         zn_identity_destroy(&self);
         return rc;
     }
-    zn_log_notice(NULL, "identity ready http=%s:%u rpc=%s hash=%s", cfg->http_endpoint,
+    zn_log_notice(NULL, "identity ready http=%s http_port=%u rpc=%s hash=%s", cfg->http_endpoint,
                   zn_http_port(self->http), zn_server_call_endpoint(self->server),
                   zn_password_cost_describe(self->cost));
     *out = self;

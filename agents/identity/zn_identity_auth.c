@@ -96,8 +96,9 @@ s_issue(zn_identity_t *self, zn_http_req_t *http, const zn_id_user_t *user,
 {
     zn_idauth_scope_t scope = {zn_json_str_at(scope_json, "project_id"),
                                zn_json_str_at(scope_json, "domain_id")};
-    if (scope.project_id == NULL && scope.domain_id == NULL && chain == NULL &&
-        user->default_project_id != NULL) {
+    bool by_default = scope.project_id == NULL && scope.domain_id == NULL && chain == NULL &&
+                      user->default_project_id != NULL;
+    if (by_default) {
         scope.project_id = user->default_project_id; /* Keystone scopes to the default */
     }
     zn_fault_t fault;
@@ -105,6 +106,11 @@ s_issue(zn_identity_t *self, zn_http_req_t *http, const zn_id_user_t *user,
     char *token = NULL;
     zn_idauth_result_t result;
     int rc = zn_idauth_issue(self->auth, user, &scope, method, chain, &token, &result, &fault);
+    if (rc < 0 && by_default && user->enabled) {
+        /* No access to the default project any more: an unscoped token, as Keystone gives. */
+        scope.project_id = NULL;
+        rc = zn_idauth_issue(self->auth, user, &scope, method, chain, &token, &result, &fault);
+    }
     if (rc < 0) {
         zn__identity_error(http, rc, zn_fault_message(&fault));
         return;

@@ -50,6 +50,12 @@ s_set(id_fixture_t *fix, const char *assignment)
 id_fixture_t *
 id_fixture_start(const char *cost)
 {
+    return id_fixture_start_curve(cost, NULL);
+}
+
+id_fixture_t *
+id_fixture_start_curve(const char *cost, const char *keys_dir)
+{
     id_fixture_t *fix = zn_calloc(1, sizeof(*fix));
     fix->dir = zn_strdup("/tmp/zn-identity.XXXXXX");
     if (mkdtemp(fix->dir) == NULL) {
@@ -70,6 +76,12 @@ id_fixture_start(const char *cost)
     for (size_t i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
         s_set(fix, sets[i]);
         zn_str_free(&sets[i]);
+    }
+    if (keys_dir != NULL) {
+        char *dir = zn_asprintf("security.keys_dir=%s", keys_dir);
+        s_set(fix, "security.curve=true");
+        s_set(fix, dir);
+        zn_str_free(&dir);
     }
     fix->actor = zactor_new(s_actor, fix);
     int port = 0;

@@ -13,6 +13,10 @@ typedef struct id_fixture id_fixture_t;
  * at COST ("test", "interactive"). Aborts on failure (tests only). */
 id_fixture_t *id_fixture_start(const char *cost);
 
+/* As id_fixture_start, with CURVE on every ZeroMQ socket, keys from KEYS_DIR (which must hold
+ * identity.key and conductor.key.pub). */
+id_fixture_t *id_fixture_start_curve(const char *cost, const char *keys_dir);
+
 /* Stop the agent and remove the temp dir. */
 void id_fixture_stop(id_fixture_t **self_p);
 

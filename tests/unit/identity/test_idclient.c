@@ -4,12 +4,14 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "id_fixture.h"
 #include "zn_idclient.h"
+#include "zn_keys.h"
 #include "zn_mem.h"
 #include "zn_sig.h"
 
@@ -107,6 +109,63 @@ test_idclient_revocation_reaches_the_cache(void **state)
                      ZN_EAUTH);
 }
 
+static void
+s_save_key(const char *dir, const char *name, zn_keys_t **keep)
+{
+    zn_keys_t *keys = zn_keys_generate();
+    char *path = zn_asprintf("%s/%s.key", dir, name);
+    assert_int_equal(zn_keys_save(keys, path, NULL), 0);
+    zn_str_free(&path);
+    if (keep != NULL) {
+        *keep = keys;
+    } else {
+        zn_keys_destroy(&keys);
+    }
+}
+
+/* With CURVE, a client whose key the identity node accepts validates; a stranger gets nothing. */
+static void
+test_idclient_curve(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/zn-idclient-keys.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    zn_keys_t *identity_keys = NULL;
+    zn_keys_t *api_keys = NULL;
+    s_save_key(dir, "identity", &identity_keys);
+    s_save_key(dir, "conductor", NULL);
+    s_save_key(dir, "api", &api_keys);
+    id_fixture_t *fix = id_fixture_start_curve("test", dir);
+    char token[2048];
+    assert_int_equal(id_fixture_login(fix, "admin", "secret", "admin", token, sizeof(token)), 201);
+    const char *endpoint = id_fixture_call_endpoint(fix);
+    zn_idclient_opts_t opts = {.endpoints = &endpoint,
+                               .endpoint_count = 1,
+                               .keys = api_keys,
+                               .server_public = zn_keys_public(identity_keys)};
+    zn_idclient_t *client = NULL;
+    zn_idclient_auth_t auth;
+    zn_fault_t fault;
+    assert_int_equal(zn_idclient_open(&client, &opts, NULL), 0);
+    assert_int_equal(zn_idclient_validate_sync(client, s_buf(token), 3000, &auth, &fault), 0);
+    assert_string_equal(auth.user_name, "admin");
+    zn_schema_release(&zn_idclient_auth_schema, &auth);
+    zn_idclient_destroy(&client);
+
+    zn_keys_t *stranger = zn_keys_generate();
+    opts.keys = stranger;
+    assert_int_equal(zn_idclient_open(&client, &opts, NULL), 0);
+    assert_true(zn_idclient_validate_sync(client, s_buf(token), 500, &auth, &fault) < 0);
+    zn_idclient_destroy(&client);
+    zn_keys_destroy(&stranger);
+    id_fixture_stop(&fix);
+    zn_keys_destroy(&identity_keys);
+    zn_keys_destroy(&api_keys);
+    char *cmd = zn_asprintf("rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+    zn_str_free(&cmd);
+}
+
 int
 main(void)
 {
@@ -116,6 +175,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_idclient_refuses_bad_tokens, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idclient_revocation_reaches_the_cache, s_setup,
                                         s_teardown),
+        cmocka_unit_test(test_idclient_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
