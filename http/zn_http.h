@@ -14,7 +14,7 @@
 
 #include "zn_err.h"
 
-#define ZN_HTTP_BODY_MAX_DEFAULT (64u * 1024u)
+#define ZN_HTTP_BODY_MAX_DEFAULT ((size_t)64 * 1024)
 
 typedef struct zn_http zn_http_t;
 

@@ -15,7 +15,7 @@ struct zn_idauth {
     zn_idstore_t *store;
     zn_tokenkeys_t *keys;
     int64_t ttl_ms;
-    zhashx_t *revoked; /* "a:AUDIT", "u:USER", "p:PROJECT" -> int64_t issued_before_ms */
+    zhashx_t *revoked; /* "a:AUDIT", "u:USER", "p:PROJECT" -> s_event_t */
     uint64_t generation;
 };
 
@@ -32,6 +32,12 @@ zn_idauth_result_release(zn_idauth_result_t *result)
     memset(result, 0, sizeof(*result));
 }
 
+/* What the memory keeps of the events for one key: the latest cut-off and when it lapses. */
+typedef struct s_event {
+    int64_t issued_before_ms;
+    int64_t expires_at_ms;
+} s_event_t;
+
 static void
 s_free_item(void **item)
 {
@@ -45,13 +51,16 @@ s_remember(zn_idauth_t *self, const zn_id_revocation_t *event)
     char *key = event->audit_id != NULL  ? zn_asprintf("a:%s", event->audit_id)
                 : event->user_id != NULL ? zn_asprintf("u:%s", event->user_id)
                                          : zn_asprintf("p:%s", event->project_id);
-    int64_t *before = zhashx_lookup(self->revoked, key);
-    if (before == NULL) {
-        before = zn_calloc(1, sizeof(*before));
-        (void)zhashx_insert(self->revoked, key, before); /* absent: looked up above */
+    s_event_t *known = zhashx_lookup(self->revoked, key);
+    if (known == NULL) {
+        known = zn_calloc(1, sizeof(*known));
+        (void)zhashx_insert(self->revoked, key, known); /* absent: looked up above */
     }
-    if (event->issued_before_ms > *before) {
-        *before = event->issued_before_ms;
+    if (event->issued_before_ms > known->issued_before_ms) {
+        known->issued_before_ms = event->issued_before_ms;
+    }
+    if (event->expires_at_ms > known->expires_at_ms) {
+        known->expires_at_ms = event->expires_at_ms;
     }
     zn_str_free(&key);
 }
@@ -113,8 +122,8 @@ s_matches(zn_idauth_t *self, char kind, const char *id, int64_t issued_at_ms)
     if (len < 0 || (size_t)len >= sizeof(key)) {
         return false;
     }
-    const int64_t *before = zhashx_lookup(self->revoked, key);
-    return before != NULL && issued_at_ms <= *before;
+    const s_event_t *known = zhashx_lookup(self->revoked, key);
+    return known != NULL && issued_at_ms <= known->issued_before_ms;
 }
 
 static bool
@@ -303,6 +312,53 @@ zn_idauth_revoke(zn_idauth_t *self, const char *audit_id, const char *user_id,
     }
     zn_idstore_release(ZN_ID_REVOCATION, &event);
     return rc;
+}
+
+typedef struct s_prune {
+    int64_t now_ms;
+    zlist_t *ids;
+} s_prune_t;
+
+static int
+s_collect_expired(void *arg, const void *obj)
+{
+    s_prune_t *ctx = arg;
+    const zn_id_revocation_t *event = obj;
+    if (event->expires_at_ms <= ctx->now_ms) {
+        zlist_append(ctx->ids, zn_strdup(event->id));
+    }
+    return 0;
+}
+
+static void
+s_prune_memory(zn_idauth_t *self, int64_t now_wall_ms)
+{
+    zlistx_t *keys = zhashx_keys(self->revoked);
+    for (const char *key = zlistx_first(keys); key != NULL; key = zlistx_next(keys)) {
+        const s_event_t *known = zhashx_lookup(self->revoked, key);
+        if (known->expires_at_ms <= now_wall_ms) {
+            zhashx_delete(self->revoked, key);
+        }
+    }
+    zlistx_destroy(&keys);
+}
+
+int
+zn_idauth_prune(zn_idauth_t *self, int64_t now_wall_ms, zn_fault_t *fault)
+{
+    s_prune_memory(self, now_wall_ms);
+    s_prune_t ctx = {now_wall_ms, zlist_new()};
+    int rc = zn_idstore_each(self->store, ZN_ID_REVOCATION, NULL, NULL, s_collect_expired, &ctx);
+    int removed = 0;
+    char *id = NULL;
+    while ((id = zlist_pop(ctx.ids)) != NULL) {
+        if (rc == 0 && zn_idstore_delete(self->store, ZN_ID_REVOCATION, id, fault) == 0) {
+            removed++;
+        }
+        zn_free(id);
+    }
+    zlist_destroy(&ctx.ids);
+    return rc < 0 ? zn_fault_set(fault, -EIO, "cannot prune revocation events") : removed;
 }
 
 uint64_t

@@ -65,6 +65,10 @@ ZN_MUST_CHECK int zn_idauth_validate(zn_idauth_t *self, const char *token, int64
 ZN_MUST_CHECK int zn_idauth_revoke(zn_idauth_t *self, const char *audit_id, const char *user_id,
                                    const char *project_id, zn_fault_t *fault);
 
+/* Forget revocation events whose tokens have all expired by NOW_WALL_MS, in memory and in the
+ * store. Returns how many stored events were removed, or -EIO with FAULT. */
+ZN_MUST_CHECK int zn_idauth_prune(zn_idauth_t *self, int64_t now_wall_ms, zn_fault_t *fault);
+
 /* Bumped by every revocation; starts at the wall clock in ms at open, so that it grows across
  * restarts too. */
 uint64_t zn_idauth_revocation_generation(const zn_idauth_t *self);

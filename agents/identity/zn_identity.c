@@ -16,6 +16,7 @@
 #include "zn_str.h"
 
 #define S_KEYS_REFRESH_MS 500
+#define S_PRUNE_EVERY     120 /* key refreshes, one minute */
 
 #define S_STR(sec, key, field, def, help) \
     ZN_CFG_STR_ROW(zn_identity_cfg_t, sec, key, field, def, help)
@@ -403,6 +404,10 @@ s_on_keys_timer(zloop_t *loop, int timer_id, void *arg)
     } else if (rc > 0) {
         zn_log_notice(NULL, "token keys reloaded primary=%d count=%zu",
                       zn_tokenkeys_primary_number(self->keys), zn_tokenkeys_count(self->keys));
+    }
+    if (++self->ticks % S_PRUNE_EVERY == 0 &&
+        zn_idauth_prune(self->auth, zn_clock_wall_ms(), &fault) < 0) {
+        zn_log_warn(NULL, "revocation events not pruned: %s", zn_fault_message(&fault));
     }
     return 0;
 }

@@ -41,7 +41,7 @@ struct zn_identity {
     zhashx_t *jobs; /* job id text -> zn_idjob_t, requests waiting for the hasher */
     uint64_t next_job;
     int keys_timer;
-    zn_pack_t *pack;
+    uint64_t ticks; /* of the key refresh timer */
 };
 
 /* One HTTP request being handled. */

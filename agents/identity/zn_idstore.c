@@ -485,8 +485,7 @@ zn_idstore_new_id(char out[33])
     size_t n = 0;
     for (size_t i = 0; uuid.str[i] != '\0'; i++) {
         if (uuid.str[i] != '-') {
-            out[n++] =
-                uuid.str[i] >= 'A' && uuid.str[i] <= 'F' ? (char)(uuid.str[i] + 32) : uuid.str[i];
+            out[n++] = uuid.str[i]; /* zn_uuid is lowercase hex already */
         }
     }
     out[n] = '\0';
