@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "zn_failpoint.h"
 #include "zn_identity.h"
 #include "zn_idstore.h"
 #include "zn_log.h"
@@ -231,7 +232,13 @@ zn_identity_bootstrap(const zn_identity_cfg_t *cfg)
         rc = s_ensure_domain(store, &fault);
     }
     if (rc == 0) {
+        rc = ZN_FAILPOINT("identity.bootstrap.admin");
+    }
+    if (rc == 0) {
         rc = s_ensure_admin(store, cfg, cost, &fault);
+    }
+    if (rc == 0) {
+        rc = ZN_FAILPOINT("identity.bootstrap.catalog");
     }
     if (rc == 0) {
         rc = s_ensure_catalog(store, cfg, &fault);
