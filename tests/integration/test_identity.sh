@@ -162,6 +162,17 @@ expect "revoked token is 401" 401 GET /v3/auth/catalog "$revoked"
 unscoped=$(login admin secret)
 check "unscoped token issued" [ -n "$unscoped" ]
 expect "unscoped token on a project API is 403" 403 GET /v3/projects "$unscoped"
+expect "re-scoping an unscoped token to a project" 201 POST /v3/auth/tokens "" \
+    "{\"auth\":{\"identity\":{\"methods\":[\"token\"],\"token\":{\"id\":\"$unscoped\"}},\"scope\":{\"project\":{\"name\":\"admin\",\"domain\":{\"id\":\"default\"}}}}}"
+check "a re-scoped token carries the audit chain" python3 -c "
+import json; t=json.load(open('$work/body'))['token']; assert len(t['audit_ids'])==2 and t['project']['name']=='admin'"
+expect "domain-scoped token" 201 POST /v3/auth/tokens "" \
+    "{\"auth\":{\"identity\":{\"methods\":[\"password\"],\"password\":{\"user\":{\"name\":\"admin\",\"domain\":{\"id\":\"default\"},\"password\":\"secret\"}}},\"scope\":{\"domain\":{\"id\":\"default\"}}}}"
+check "the domain-scoped token names its domain" python3 -c "
+import json; t=json.load(open('$work/body'))['token']; assert t['domain']['id']=='default' and 'project' not in t"
+alice_id=$(req GET "/v3/users?name=alice" "$admin" >/dev/null; python3 -c "import json; print(json.load(open('$work/body'))['users'][0]['id'])")
+expect "a user reads itself" 200 GET "/v3/users/$alice_id" "$alice"
+expect "a user cannot read another user" 403 GET "/v3/users/$alice_id" "$carol"
 expect "member creating a project is 403" 403 POST /v3/projects "$alice" '{"project":{"name":"x"}}'
 expect "member listing users is 403" 403 GET /v3/users "$alice"
 expect "member adding a role is 403" 403 PUT "/v3/projects/$demo_project/users/x/roles/y" "$alice"
