@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "id_fixture.h"
+#include "zn_clock.h"
 #include "zn_idclient.h"
 #include "zn_keys.h"
 #include "zn_mem.h"
@@ -109,6 +110,30 @@ test_idclient_revocation_reaches_the_cache(void **state)
                      ZN_EAUTH);
 }
 
+/* Without any other call, a cached answer lapses after cache_ttl_ms: the bound on how long a
+ * revoked token can still pass a client. */
+static void
+test_idclient_cache_lapses(void **state)
+{
+    s_state_t *s = *state;
+    const char *endpoint = id_fixture_call_endpoint(s->fix);
+    zn_idclient_opts_t opts = {.endpoints = &endpoint, .endpoint_count = 1, .cache_ttl_ms = 100};
+    zn_idclient_t *client = NULL;
+    zn_idclient_auth_t auth;
+    zn_fault_t fault;
+    assert_int_equal(zn_idclient_open(&client, &opts, NULL), 0);
+    assert_int_equal(zn_idclient_validate_sync(client, s_buf(s->admin), 2000, &auth, &fault), 0);
+    zn_schema_release(&zn_idclient_auth_schema, &auth);
+    assert_non_null(zn_idclient_lookup(client, s_buf(s->admin)));
+    int64_t deadline = zn_clock_mono_ms() + 2000;
+    while (zn_idclient_lookup(client, s_buf(s->admin)) != NULL && zn_clock_mono_ms() < deadline) {
+        zclock_sleep(10); /* waiting for time itself to pass, not for another thread */
+    }
+    assert_null(zn_idclient_lookup(client, s_buf(s->admin)));
+    assert_int_equal(zn_idclient_cached(client), 0);
+    zn_idclient_destroy(&client);
+}
+
 static void
 s_save_key(const char *dir, const char *name, zn_keys_t **keep)
 {
@@ -175,6 +200,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_idclient_refuses_bad_tokens, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idclient_revocation_reaches_the_cache, s_setup,
                                         s_teardown),
+        cmocka_unit_test_setup_teardown(test_idclient_cache_lapses, s_setup, s_teardown),
         cmocka_unit_test(test_idclient_curve),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
