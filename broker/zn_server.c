@@ -187,7 +187,7 @@ s_run_handler(zn_server_t *self, zn_call_t *call, const zn_method_t *method)
     zn_fault_t fault;
     zn_fault_clear(&fault);
     zn_pack_reset(self->body);
-    int64_t started_us = zn_clock_mono_us();
+    int64_t started_us = self->metrics != NULL ? zn_clock_mono_us() : 0;
     int rc = method->fn(self->arg, call, self->body, &fault);
     if (self->metrics != NULL) {
         zn_metrics_observe_us(self->metrics, "rpc_handler_us", zn_clock_mono_us() - started_us);
