@@ -415,23 +415,16 @@ s_on_keys_timer(zloop_t *loop, int timer_id, void *arg)
 static int
 s_open_agent(zn_identity_t *self, zn_fault_t *fault)
 {
-    const zn_agent_cfg_t *common = &self->cfg->common;
-    int rc =
-        zn_secure_open(&self->secure, common->curve, common->keys_dir, common->key_name, fault);
-    if (rc < 0) {
-        return rc;
-    }
     zn_agent_opts_t opts = {
         .role = "identity",
-        .host = common->host,
-        .admin_endpoint = common->admin_endpoint,
-        .keys = zn_secure_keys(self->secure),
-        .admin_allow = zn_secure_admin_allow(self->secure),
-        .shutdown_grace_ms = common->shutdown_grace_ms,
         .status = s_status,
         .arg = self,
     };
-    return zn_agent_open(&self->agent, &opts, fault);
+    int rc = zn_agent_open_from(&self->agent, &self->cfg->common, &opts, fault);
+    if (rc == 0) {
+        self->secure = zn_agent_secure(self->agent);
+    }
+    return rc;
 }
 
 static int
@@ -474,18 +467,9 @@ s_open_servers(zn_identity_t *self, zn_fault_t *fault)
     if (rc == 0) {
         rc = zn_http_attach(self->http, loop);
     }
-    zn_server_opts_t opts = {
-        .name = "identity",
-        .call_endpoint = self->cfg->call_endpoint,
-        .keys = zn_secure_keys(self->secure),
-        .allow = zn_secure_allow(self->secure),
-        .metrics = zn_agent_metrics(self->agent),
-    };
     if (rc == 0) {
-        rc = zn_server_open(&self->server, &opts, s_methods, self, fault);
-    }
-    if (rc == 0) {
-        rc = zn_server_attach(self->server, loop);
+        rc = zn_agent_serve(self->agent, "identity", self->cfg->call_endpoint, NULL, s_methods,
+                            self, &self->server, fault);
     }
     self->keys_timer = zloop_timer(loop, S_KEYS_REFRESH_MS, 0, s_on_keys_timer, self);
     return rc;
@@ -570,7 +554,6 @@ zn_identity_destroy(zn_identity_t **self_p)
     zhashx_destroy(&self->jobs);
     zn_server_destroy(&self->server);
     zn_agent_destroy(&self->agent);
-    zn_secure_destroy(&self->secure);
     zn_idauth_destroy(&self->auth);
     zn_tokenkeys_destroy(&self->keys);
     zn_idstore_destroy(&self->store);

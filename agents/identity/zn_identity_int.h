@@ -28,7 +28,7 @@
 struct zn_identity {
     const zn_identity_cfg_t *cfg;
     zn_password_cost_t cost;
-    zn_secure_t *secure;
+    const zn_secure_t *secure; /* the agent's, borrowed */
     zn_agent_t *agent;
     zn_server_t *server;
     zn_http_t *http;
