@@ -6,7 +6,7 @@ set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${ZN_BIN:-$top/build/bin}"
 var="${ZN_VAR:-$top/var}"
-agents=(conductor compute)
+agents=(conductor compute identity)
 
 ctl() { ZINCCTL_CONFIG="$var/etc/zincctl.conf" "$bin/zincctl" "$@"; }
 
@@ -23,6 +23,37 @@ keys_dir = $var/keys"
     printf '[store]\ndata_dir = %s\n\n%s\n' "$var/lib/conductor" "$security" >"$var/etc/conductor.conf"
     printf '[agent]\nhost = compute1\n\n%s\n' "$security" >"$var/etc/compute.conf"
     printf '%s\n' "$security" >"$var/etc/zincctl.conf"
+    printf '[identity]\ndata_dir = %s\ntoken_keys_dir = %s\n[catalog]\nbase_url = http://127.0.0.1:5000\n\n%s\n' \
+        "$var/lib/identity" "$var/lib/identity/token-keys" "$security" >"$var/etc/identity.conf"
+}
+
+# The admin password is made once and kept under var/ (mode 0600), like the keys.
+admin_password() {
+    local file="$var/etc/admin-password"
+    if [ ! -s "$file" ]; then
+        (umask 077 && head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$file")
+    fi
+    cat "$file"
+}
+
+bootstrap_identity() {
+    local password
+    password=$(admin_password)
+    "$bin/zinc-identity" bootstrap --config "$var/etc/identity.conf" \
+        --set "bootstrap.password=$password" >>"$var/log/identity.log" 2>&1
+    cat >"$var/openrc" <<RC
+# zinc all-in-one: source this file, then use the openstack CLI.
+export OS_AUTH_URL=http://127.0.0.1:5000/identity/v3
+export OS_USERNAME=admin
+export OS_PASSWORD=$password
+export OS_PROJECT_NAME=admin
+export OS_USER_DOMAIN_NAME=Default
+export OS_PROJECT_DOMAIN_NAME=Default
+export OS_IDENTITY_API_VERSION=3
+export OS_REGION_NAME=RegionOne
+export OS_INTERFACE=public
+RC
+    chmod 600 "$var/openrc"
 }
 
 start_agent() {
@@ -53,7 +84,8 @@ wait_up() {
 
 start() {
     write_configs
-    ctl keygen --dir "$var/keys" conductor compute admin >/dev/null
+    ctl keygen --dir "$var/keys" conductor compute identity admin >/dev/null
+    bootstrap_identity
     for role in "${agents[@]}"; do
         start_agent "$role"
     done
@@ -68,6 +100,9 @@ start() {
     echo "== compute's own view (zincctl status compute): it called the conductor to discover services"
     ctl status compute
     echo
+    echo "== identity over REST, driven by the real openstack CLI (. var/openrc; openstack token issue)"
+    (. "$var/openrc" && openstack token issue -f value -c expires -c project_id -c user_id)
+    echo
     echo "== the replicated state store the conductor hosts (zincctl store status, put, get)"
     ctl store status
     ctl store put settings motd "hello from make run" >/dev/null
@@ -78,7 +113,8 @@ start() {
     cat <<MSG
 
 zinc is running on loopback; all state is under var/.
-  use it:   export ZINCCTL_CONFIG=$var/etc/zincctl.conf; $bin/zincctl services
+  use it:   . var/openrc; openstack token issue; openstack project list
+            export ZINCCTL_CONFIG=$var/etc/zincctl.conf; $bin/zincctl services
   logs:     var/log/*.log
   stop it:  make stop
 MSG

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "zn_fs.h"
 #include "zn_mem.h"
 
 #define S_B64_LEN sodium_base64_ENCODED_LEN(ZN_TOKENKEY_BYTES, sodium_base64_VARIANT_URLSAFE)
@@ -91,8 +92,9 @@ zn_tokenkeys_setup(const char *keys_dir, zn_fault_t *fault)
     if (sodium_init() < 0) {
         return zn_fault_set(fault, -EIO, "libsodium cannot initialise");
     }
-    if (mkdir(keys_dir, 0700) != 0 && errno != EEXIST) {
-        return zn_fault_set(fault, -errno, "token keys %s: %s", keys_dir, strerror(errno));
+    int made = zn_fs_mkdir_p(keys_dir, 0700);
+    if (made < 0) {
+        return zn_fault_set(fault, made, "token keys %s: %s", keys_dir, zn_strerror(made));
     }
     int numbers[ZN_TOKENKEYS_MAX];
     int count = s_list(keys_dir, numbers);
