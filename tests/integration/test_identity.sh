@@ -31,7 +31,9 @@ CONF
 identity() { "$bin/zinc-identity" "$@" --config "$conf"; }
 
 start conductor "$bin/zinc-conductor" --set "rpc.call_endpoint=$c_call" \
-    --set "rpc.cast_endpoint=$c_cast" --set "agent.admin_endpoint=tcp://127.0.0.1:$(free_port)"
+    --set "rpc.cast_endpoint=$c_cast" --set "agent.admin_endpoint=tcp://127.0.0.1:$(free_port)" \
+    --set "peers.conductor_cast=$c_cast" --set "store.data_dir=$work/conductor" \
+    --set "store.raft_address=127.0.0.1:$(free_port)"
 check "bootstrap" identity bootstrap --set bootstrap.password=secret
 check "bootstrap is idempotent" identity bootstrap --set bootstrap.password=secret
 start identity "$bin/zinc-identity" --config "$conf"
