@@ -451,6 +451,47 @@ zn_agent_heartbeat(zn_agent_t *self, const char *endpoint, const char *server_pu
     return 0;
 }
 
+static char *
+s_dup_or_null(const char *text)
+{
+    return text != NULL ? zn_strdup(text) : NULL;
+}
+
+int
+zn_agent_announce(zn_agent_t *self, const zn_agent_cfg_t *common, const zn_server_t *server,
+                  zn_fault_t *fault)
+{
+    ZN_ASSERT(self->secure != NULL);
+    char conductor_public[ZN_KEY_Z85_LEN + 1];
+    int rc = zn_secure_peer_public(self->secure, "conductor", conductor_public, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    const zn_keys_t *keys = zn_secure_keys(self->secure);
+    zn_service_t me = {
+        .role = zn_strdup(self->role),
+        .host = zn_strdup(self->host),
+        .version = zn_strdup(ZN_VERSION),
+        .call_endpoint = server ? s_dup_or_null(zn_server_call_endpoint(server)) : NULL,
+        .cast_endpoint = server ? s_dup_or_null(zn_server_cast_endpoint(server)) : NULL,
+        .admin_endpoint = zn_strdup(zn_agent_admin_endpoint(self)),
+        .public_key = keys != NULL ? zn_strdup(zn_keys_public(keys)) : NULL,
+        .pid = (int64_t)getpid(),
+        .started_at_ms = zn_clock_wall_ms(),
+    };
+    rc = zn_agent_heartbeat(self, common->conductor_cast,
+                            zn_secure_public_or_null(self->secure, conductor_public), &me,
+                            common->heartbeat_interval_ms, fault);
+    zn_schema_release(&zn_service_schema, &me);
+    return rc;
+}
+
+const zn_service_t *
+zn_agent_service(const zn_agent_t *self)
+{
+    return &self->service;
+}
+
 int
 zn_agent_run(zn_agent_t *self)
 {

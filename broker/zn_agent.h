@@ -91,6 +91,16 @@ ZN_MUST_CHECK int zn_agent_heartbeat(zn_agent_t *self, const char *endpoint,
                                      const char *server_public, const zn_service_t *service,
                                      int64_t interval_ms, zn_fault_t *fault);
 
+/* Announce this agent to every conductor: describe it (role, host, version, SERVER's call and
+ * cast endpoints (SERVER may be NULL), the admin endpoint, its public key, pid, start time) and
+ * heartbeat that description per COMMON's [peers] section, with the conductors' public key from
+ * the agent's key directory. For agents opened with zn_agent_open_from. Call once. */
+ZN_MUST_CHECK int zn_agent_announce(zn_agent_t *self, const struct zn_agent_cfg *common,
+                                    const zn_server_t *server, zn_fault_t *fault);
+
+/* The description the agent announces, valid after zn_agent_announce. Borrowed from SELF. */
+const zn_service_t *zn_agent_service(const zn_agent_t *self);
+
 /* Run the loop until SIGTERM/SIGINT, $TERM on the watched pipe, or zn_agent_stop; then wait for
  * in-flight work (the drained callback) up to the grace period. Returns 0. Loop thread. */
 int zn_agent_run(zn_agent_t *self);

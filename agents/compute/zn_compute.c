@@ -108,28 +108,6 @@ s_open_conductor(zn_compute_t *self, const char *conductor_public, zn_fault_t *f
     return rc < 0 ? rc : zn_client_attach(self->conductor, zn_agent_loop(self->agent));
 }
 
-static int
-s_start_heartbeat(zn_compute_t *self, const char *conductor_public, zn_fault_t *fault)
-{
-    const zn_keys_t *keys = zn_secure_keys(self->secure);
-    zn_service_t me = {
-        .role = zn_strdup("compute"),
-        .host = zn_strdup(self->cfg->common.host),
-        .version = zn_strdup(ZN_VERSION),
-        .call_endpoint = zn_strdup(zn_server_call_endpoint(self->server)),
-        .cast_endpoint = zn_strdup(zn_server_cast_endpoint(self->server)),
-        .admin_endpoint = zn_strdup(zn_agent_admin_endpoint(self->agent)),
-        .public_key = keys != NULL ? zn_strdup(zn_keys_public(keys)) : NULL,
-        .pid = (int64_t)getpid(),
-        .started_at_ms = zn_clock_wall_ms(),
-    };
-    int rc = zn_agent_heartbeat(self->agent, self->cfg->common.conductor_cast,
-                                zn_secure_public_or_null(self->secure, conductor_public), &me,
-                                self->cfg->common.heartbeat_interval_ms, fault);
-    zn_schema_release(&zn_service_schema, &me);
-    return rc;
-}
-
 static void
 s_on_services(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 {
@@ -171,7 +149,7 @@ zn_compute_open(zn_compute_t **out, const zn_compute_cfg_t *cfg)
         rc = s_open_conductor(self, conductor_public, &fault);
     }
     if (rc == 0) {
-        rc = s_start_heartbeat(self, conductor_public, &fault);
+        rc = zn_agent_announce(self->agent, &self->cfg->common, self->server, &fault);
     }
     zn_buf_t none = {NULL, 0};
     if (rc == 0) {

@@ -2,8 +2,6 @@
 /* zn_conductor.c - the registry of services, served over the conductor's call and cast sockets. */
 #include "zn_conductor.h"
 
-#include <unistd.h>
-
 #include "zn_agent.h"
 #include "zn_clock.h"
 #include "zn_log.h"
@@ -32,7 +30,6 @@ struct zn_conductor {
     zn_agent_t *agent;
     zn_server_t *server;
     zn_registry_t *registry;
-    zn_service_t me;
     zn_conductor_store_t *store; /* NULL when [store] enabled = false */
 };
 
@@ -179,43 +176,14 @@ s_open_store(zn_conductor_t *self, zn_fault_t *fault)
     return zn_conductor_store_open(&self->store, &opts, fault);
 }
 
-static char *
-s_dup_or_null(const char *text)
-{
-    return text != NULL ? zn_strdup(text) : NULL;
-}
-
-/* The conductor is a service too: it records itself so that `zincctl services` shows it. */
-static void
-s_describe_self(zn_conductor_t *self)
-{
-    zn_service_t *me = &self->me;
-    const zn_keys_t *keys = zn_secure_keys(self->secure);
-    me->role = zn_strdup("conductor");
-    me->host = zn_strdup(self->cfg->common.host);
-    me->version = zn_strdup(ZN_VERSION);
-    me->call_endpoint = s_dup_or_null(zn_server_call_endpoint(self->server));
-    me->cast_endpoint = s_dup_or_null(zn_server_cast_endpoint(self->server));
-    me->admin_endpoint = s_dup_or_null(zn_agent_admin_endpoint(self->agent));
-    me->public_key = s_dup_or_null(keys != NULL ? zn_keys_public(keys) : NULL);
-    me->pid = (int64_t)getpid();
-    me->started_at_ms = zn_clock_wall_ms();
-}
-
 /* Conductors hear each other's heartbeats as they hear every agent's (each keeps its own
  * registry); this one also records itself at once, so it never lists itself as unknown. */
 static int
 s_start_heartbeat(zn_conductor_t *self, zn_fault_t *fault)
 {
-    const zn_agent_cfg_t *common = &self->cfg->common;
-    char conductor_public[ZN_KEY_Z85_LEN + 1];
-    int rc = zn_secure_peer_public(self->secure, "conductor", conductor_public, fault);
-    s_describe_self(self);
-    zn_registry_beat(self->registry, &self->me, zn_clock_mono_ms());
+    int rc = zn_agent_announce(self->agent, &self->cfg->common, self->server, fault);
     if (rc == 0) {
-        rc = zn_agent_heartbeat(self->agent, common->conductor_cast,
-                                zn_secure_public_or_null(self->secure, conductor_public), &self->me,
-                                common->heartbeat_interval_ms, fault);
+        zn_registry_beat(self->registry, zn_agent_service(self->agent), zn_clock_mono_ms());
     }
     return rc;
 }
@@ -259,7 +227,6 @@ zn_conductor_destroy(zn_conductor_t **self_p)
     zn_server_destroy(&self->server);
     zn_agent_destroy(&self->agent);
     zn_registry_destroy(&self->registry);
-    zn_schema_release(&zn_service_schema, &self->me);
     zn_free(self);
     *self_p = NULL;
 }

@@ -475,32 +475,6 @@ s_open_servers(zn_identity_t *self, zn_fault_t *fault)
     return rc;
 }
 
-static int
-s_start_heartbeat(zn_identity_t *self, zn_fault_t *fault)
-{
-    char conductor_public[ZN_KEY_Z85_LEN + 1];
-    int rc = zn_secure_peer_public(self->secure, "conductor", conductor_public, fault);
-    if (rc < 0) {
-        return rc;
-    }
-    const zn_keys_t *keys = zn_secure_keys(self->secure);
-    zn_service_t me = {
-        .role = zn_strdup("identity"),
-        .host = zn_strdup(self->cfg->common.host),
-        .version = zn_strdup(ZN_VERSION),
-        .call_endpoint = zn_strdup(zn_server_call_endpoint(self->server)),
-        .admin_endpoint = zn_strdup(zn_agent_admin_endpoint(self->agent)),
-        .public_key = keys != NULL ? zn_strdup(zn_keys_public(keys)) : NULL,
-        .pid = (int64_t)getpid(),
-        .started_at_ms = zn_clock_wall_ms(),
-    };
-    rc = zn_agent_heartbeat(self->agent, self->cfg->common.conductor_cast,
-                            zn_secure_public_or_null(self->secure, conductor_public), &me,
-                            self->cfg->common.heartbeat_interval_ms, fault);
-    zn_schema_release(&zn_service_schema, &me);
-    return rc;
-}
-
 int
 zn_identity_open(zn_identity_t **out, const zn_identity_cfg_t *cfg)
 {
@@ -522,7 +496,7 @@ zn_identity_open(zn_identity_t **out, const zn_identity_cfg_t *cfg)
         rc = s_open_servers(self, &fault);
     }
     if (rc == 0) {
-        rc = s_start_heartbeat(self, &fault);
+        rc = zn_agent_announce(self->agent, &self->cfg->common, self->server, &fault);
     }
     if (rc < 0) {
         zn_log_error(NULL, "cannot start: %s", zn_fault_message(&fault));
