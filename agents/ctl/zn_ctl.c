@@ -444,6 +444,17 @@ s_cmd_keygen(zn__ctl_t *ctl, int argc, const char *const *argv)
     return ZN_CTL_OK;
 }
 
+static int
+s_cmd_keys(zn__ctl_t *ctl, int argc, const char *const *argv)
+{
+    if (strcmp(argv[0], "rotate") != 0) {
+        (void)fprintf(stderr, "usage: zincctl keys rotate [TARGET]\n");
+        return ZN_CTL_USAGE;
+    }
+    zn_buf_t none = {NULL, 0};
+    return zn__ctl_admin_call(ctl, argc > 1 ? argv[1] : "identity", "keys_rotate", none);
+}
+
 typedef int(s_cmd_fn)(zn__ctl_t *ctl, int argc, const char *const *argv);
 
 typedef struct {
@@ -465,6 +476,8 @@ static const s_cmd_t s_commands[] = {
     {"store", zn__ctl_store, 1, 8, true,
      "store status|get T K|put T K V|delete T K [--expect GEN]|backup PATH [TARGET]|"
      "restore BACKUP DATA_DIR|add ID ADDR|remove ID"},
+    {"keys", s_cmd_keys, 1, 2, true,
+     "keys rotate [TARGET]  rotate identity's token keys (default TARGET: identity)"},
     {"keygen", s_cmd_keygen, 1, 64, false,
      "keygen [--dir D] [--force] NAME...  create CURVE key pairs"},
 };

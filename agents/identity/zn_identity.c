@@ -412,11 +412,43 @@ s_on_keys_timer(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
+/* Admin `keys_rotate`: rotate this node's token keys and load them at once, so that the next
+ * token is sealed with the new primary. Other identity nodes need the same key directory
+ * (copied by the deploy tooling), as with Keystone's Fernet keys. */
+static int
+s_admin_keys_rotate(void *agent, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
+{
+    (void)call;
+    zn_identity_t *self = zn_agent_arg(agent);
+    const zn_identity_cfg_t *cfg = self->cfg;
+    int rc = zn_tokenkeys_rotate(cfg->token_keys_dir, (int)cfg->max_active_keys, fault);
+    if (rc == 0) {
+        rc = zn_tokenkeys_refresh(self->keys, fault);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    zn_log_notice(NULL, "token keys rotated primary=%d count=%zu",
+                  zn_tokenkeys_primary_number(self->keys), zn_tokenkeys_count(self->keys));
+    zn_pack_map(reply, 2);
+    zn_pack_str(reply, "primary");
+    zn_pack_i64(reply, zn_tokenkeys_primary_number(self->keys));
+    zn_pack_str(reply, "keys");
+    zn_pack_u64(reply, zn_tokenkeys_count(self->keys));
+    return 0;
+}
+
+static const zn_method_t s_admin_methods[] = {
+    {"keys_rotate", s_admin_keys_rotate, ZN_M_CALL},
+    {NULL, NULL, 0},
+};
+
 static int
 s_open_agent(zn_identity_t *self, zn_fault_t *fault)
 {
     zn_agent_opts_t opts = {
         .role = "identity",
+        .admin_extra = s_admin_methods,
         .status = s_status,
         .arg = self,
     };

@@ -214,9 +214,21 @@ check "token from a rotated-out key is refused" wait_for 5 refused
 fresh=$(login admin secret admin)
 expect "a token from the new primary works" 200 GET /v3/auth/catalog "$fresh"
 
+# Rotation from the admin tool: the running agent loads the new keys at once.
+ctlz() { ZINCCTL_CONFIG="$work/zincctl.conf" "$bin/zincctl" "$@"; }
+before=$(login admin secret admin)
+check "zincctl keys rotate" bash -c "ZINCCTL_CONFIG=$work/zincctl.conf $bin/zincctl keys rotate | grep -q '^primary = '"
+ctlz keys rotate >/dev/null
+expect "a token from a key two zincctl rotations retired is refused at once" 401 GET /v3/auth/catalog "$before"
+expect "a new token works after zincctl rotations" 200 GET /v3/auth/catalog "$(login admin secret admin)"
+
 # Rate limiting: failures per user name, whether or not the user exists.
 for i in 1 2 3 4 5; do req POST /v3/auth/tokens "" "$(pw_body mallory x$i)" >/dev/null; done
 expect "repeated failures are rate-limited (429)" 429 POST /v3/auth/tokens "" "$(pw_body mallory x)"
+# ... and per source address: many names, one failure each, block the address (4x the per-user
+# limit), even for a name that never failed. The limiter is in memory; the restart below clears it.
+for i in $(seq 1 15); do req POST /v3/auth/tokens "" "$(pw_body "sprayed$i" x)" >/dev/null; done
+expect "a password spray from one address is rate-limited (429)" 429 POST /v3/auth/tokens "" "$(pw_body fresh-name x)"
 
 # Expiry: restart with 1 s tokens; state survives the restart.
 kill "$identity_pid"
