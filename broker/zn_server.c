@@ -258,7 +258,9 @@ s_recv(zsock_t *sock, bool routed, zn_call_t *call, zmq_msg_t *frame)
         if (n < 0) {
             return -zmq_errno();
         }
-        call->routing_id_len = (size_t)n;
+        /* zmq_recv reports the full length even when it cut the frame: never trust more than
+         * the buffer holds (libzmq caps routing ids at 255 bytes, but this is the edge). */
+        call->routing_id_len = (size_t)n <= sizeof(call->routing_id) ? (size_t)n : 0;
     }
     if (zmq_msg_recv(frame, handle, ZMQ_DONTWAIT) < 0) {
         return -zmq_errno();
