@@ -199,8 +199,11 @@ zn_keys_read_public(const char *path, char out[ZN_KEY_Z85_LEN + 1], zn_fault_t *
 
 /* ---- allow-lists ------------------------------------------------------------------------ */
 
+#define S_NAME_MAX 64
+
 struct zn_allow {
     uint8_t (*keys)[32];
+    char (*names)[S_NAME_MAX];
     size_t count;
     size_t cap;
 };
@@ -219,6 +222,7 @@ zn_allow_destroy(zn_allow_t **self_p)
         return;
     }
     zn_free(self->keys);
+    zn_free(self->names);
     zn_free(self);
     *self_p = NULL;
 }
@@ -226,8 +230,15 @@ zn_allow_destroy(zn_allow_t **self_p)
 int
 zn_allow_add_z85(zn_allow_t *self, const char *z85)
 {
+    return zn_allow_add_named(self, z85, "");
+}
+
+int
+zn_allow_add_named(zn_allow_t *self, const char *z85, const char *name)
+{
     uint8_t bin[32];
-    if (strlen(z85) != ZN_KEY_Z85_LEN || zmq_z85_decode(bin, z85) == NULL) {
+    if (strlen(z85) != ZN_KEY_Z85_LEN || zmq_z85_decode(bin, z85) == NULL ||
+        strlen(name) >= S_NAME_MAX) {
         return -EINVAL;
     }
     if (zn_allow_contains(self, bin)) {
@@ -236,8 +247,11 @@ zn_allow_add_z85(zn_allow_t *self, const char *z85)
     if (self->count == self->cap) {
         self->cap = self->cap ? self->cap * 2 : 8;
         self->keys = zn_realloc(self->keys, self->cap * sizeof(*self->keys));
+        self->names = zn_realloc(self->names, self->cap * sizeof(*self->names));
     }
-    memcpy(self->keys[self->count++], bin, 32);
+    memcpy(self->keys[self->count], bin, 32);
+    memcpy(self->names[self->count], name, strlen(name) + 1);
+    self->count++;
     return 0;
 }
 
@@ -272,7 +286,15 @@ zn_allow_load_dir_prefix(zn_allow_t *self, const char *dir, const char *prefix, 
         (void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
         int rc = zn_keys_read_public(path, z85, fault);
         if (rc == 0) {
-            rc = zn_allow_add_z85(self, z85);
+            /* "NAME.key.pub" (or "NAME.pub") names the key NAME. */
+            char name[S_NAME_MAX];
+            (void)snprintf(name, sizeof(name), "%s", e->d_name);
+            char *dot = strstr(name, ".key.pub");
+            dot = dot != NULL ? dot : strstr(name, ".pub");
+            if (dot != NULL) {
+                *dot = '\0';
+            }
+            rc = zn_allow_add_named(self, z85, name);
         }
         if (rc < 0) {
             (void)closedir(d);
@@ -284,15 +306,21 @@ zn_allow_load_dir_prefix(zn_allow_t *self, const char *dir, const char *prefix, 
     return added;
 }
 
-bool
-zn_allow_contains(const zn_allow_t *self, const uint8_t key[32])
+const char *
+zn_allow_name_of(const zn_allow_t *self, const uint8_t key[32])
 {
     for (size_t i = 0; i < self->count; i++) {
         if (sodium_memcmp(self->keys[i], key, 32) == 0) {
-            return true;
+            return self->names[i];
         }
     }
-    return false;
+    return NULL;
+}
+
+bool
+zn_allow_contains(const zn_allow_t *self, const uint8_t key[32])
+{
+    return zn_allow_name_of(self, key) != NULL;
 }
 
 size_t
@@ -308,8 +336,10 @@ zn_allow_dup(const zn_allow_t *self)
     copy->cap = self->count;
     copy->count = self->count;
     copy->keys = zn_malloc(self->count * sizeof(*self->keys));
+    copy->names = zn_malloc(self->count * sizeof(*self->names));
     if (self->count > 0) {
         memcpy(copy->keys, self->keys, self->count * sizeof(*self->keys));
+        memcpy(copy->names, self->names, self->count * sizeof(*self->names));
     }
     return copy;
 }

@@ -50,8 +50,16 @@ void zn_allow_destroy(zn_allow_t **self_p);
 /* Add one Z85 public key. Returns 0 or -EINVAL when the text is not a 40-character Z85 key. */
 ZN_MUST_CHECK int zn_allow_add_z85(zn_allow_t *self, const char *z85);
 
-/* Add the public key of every "*.pub" file in DIR. Returns the number added, or a negative errno
- * (with FAULT) when DIR cannot be read or a file is malformed. */
+/* Add one Z85 public key known as NAME (copied; at most 63 bytes): the name a server learns for
+ * a client that authenticates with it (zn_call_peer). Returns 0 or -EINVAL. */
+ZN_MUST_CHECK int zn_allow_add_named(zn_allow_t *self, const char *z85, const char *name);
+
+/* The name KEY was added with ("" when none), or NULL when KEY is not in the set. Borrowed. */
+const char *zn_allow_name_of(const zn_allow_t *self, const uint8_t key[32]);
+
+/* Add the public key of every "*.pub" file in DIR, named by the file ("api.key.pub" is "api").
+ * Returns the number added, or a negative errno (with FAULT) when DIR cannot be read or a file is
+ * malformed. */
 ZN_MUST_CHECK int zn_allow_load_dir(zn_allow_t *self, const char *dir, zn_fault_t *fault);
 
 /* As zn_allow_load_dir, but only files whose name starts with PREFIX. */

@@ -3,6 +3,7 @@
 #include "zn_secure.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "zn_mem.h"
 
@@ -90,6 +91,12 @@ zn_secure_peer_public(const zn_secure_t *self, const char *name, char out[ZN_KEY
     int rc = zn_keys_read_public(path, out, fault);
     zn_str_free(&path);
     return rc;
+}
+
+bool
+zn_secure_name_is_controller(const char *name)
+{
+    return name != NULL && name[0] != '\0' && strncmp(name, "compute-", 8) != 0;
 }
 
 const char *

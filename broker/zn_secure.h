@@ -39,6 +39,10 @@ const zn_allow_t *zn_secure_admin_allow(const zn_secure_t *self);
 ZN_MUST_CHECK int zn_secure_peer_public(const zn_secure_t *self, const char *name,
                                         char out[ZN_KEY_Z85_LEN + 1], zn_fault_t *fault);
 
+/* True when NAME, a key's name, belongs to a controller or an operator rather than to a
+ * hypervisor node ("compute-HOST"): methods flagged ZN_M_CONTROLLER accept only these. */
+bool zn_secure_name_is_controller(const char *name);
+
 /* OUT when a key was found, NULL in plaintext mode: for the server_public options. */
 const char *zn_secure_public_or_null(const zn_secure_t *self, const char *out);
 

@@ -10,13 +10,17 @@
 #include "zn_link_int.h"
 #include "zn_log.h"
 #include "zn_mem.h"
+#include "zn_secure.h"
 #include "zn_zap.h"
 
 #define S_ROUTING_ID_MAX 256
 #define S_DRAIN_MAX      1024 /* messages handled per wake-up before other sockets get a turn */
 
+#define S_PEER_MAX 64
+
 struct zn_call {
     zn_server_t *server; /* the one it came in on, and answers through */
+    char peer[S_PEER_MAX];
     zn_env_t env;
     bool is_cast;
     uint8_t routing_id[S_ROUTING_ID_MAX];
@@ -37,6 +41,7 @@ struct zn_server {
     zn_pack_t *body;  /* the handler's reply body */
     zn_pack_t *frame; /* the encoded reply */
     zloop_t *loop;
+    bool secure;    /* CURVE on: callers have names, and ZN_M_CONTROLLER is enforced */
     int64_t now_ms; /* read once per drained batch: the dedup window needs no finer clock */
 };
 
@@ -51,6 +56,7 @@ s_open_sockets(zn_server_t *self, const zn_server_opts_t *opts, zn_fault_t *faul
                                 self->name, zn_strerror(rc));
         }
         self->zap_registered = true;
+        self->secure = true;
     }
     const char *endpoints[2] = {opts->call_endpoint, opts->cast_endpoint};
     zsock_t **socks[2] = {&self->router, &self->pull};
@@ -243,6 +249,19 @@ s_dispatch(zn_server_t *self, zn_call_t *call)
         s_fail(self, call, &fault);
         return;
     }
+    if (zn_log_enabled(ZN_LOG_D)) {
+        zn_log_debug(call->env.ctx.req_id, "%s: %s from key '%s'", self->name, call->env.method,
+                     call->peer);
+    }
+    if (self->secure && (method->flags & ZN_M_CONTROLLER) &&
+        !zn_secure_name_is_controller(call->peer)) {
+        zn_log_warn(call->env.ctx.req_id, "%s: %s refused to key '%s': controllers only",
+                    self->name, call->env.method, call->peer);
+        zn_fault_set(&fault, ZN_EFORBIDDEN, "%s: only controller keys may call it",
+                     call->env.method);
+        s_fail(self, call, &fault);
+        return;
+    }
     s_run_handler(self, call, method);
 }
 
@@ -275,6 +294,16 @@ s_recv(zsock_t *sock, bool routed, zn_call_t *call, zmq_msg_t *frame)
     return parts == 0 ? 0 : -EBADMSG;
 }
 
+/* The key name ZAP gave this connection, if any. */
+static void
+s_read_peer(zn_call_t *call, zmq_msg_t *frame)
+{
+    const char *user = zmq_msg_gets(frame, "User-Id");
+    size_t len = user != NULL ? strnlen(user, S_PEER_MAX - 1) : 0;
+    memcpy(call->peer, user != NULL ? user : "", len);
+    call->peer[len] = '\0';
+}
+
 static int
 s_handle_one(zn_server_t *self, zsock_t *sock)
 {
@@ -292,6 +321,7 @@ s_handle_one(zn_server_t *self, zsock_t *sock)
     zn_fault_t fault;
     zn_fault_clear(&fault);
     memset(&call.env.id, 0, sizeof(call.env.id));
+    s_read_peer(&call, &frame);
     if (rc == 0) {
         zn_buf_t bytes = {zmq_msg_data(&frame), zmq_msg_size(&frame)};
         rc = zn_env_decode(&call.env, bytes, &fault);
@@ -383,6 +413,12 @@ const zn_env_t *
 zn_call_env(const zn_call_t *call)
 {
     return &call->env;
+}
+
+const char *
+zn_call_peer(const zn_call_t *call)
+{
+    return call->peer;
 }
 
 bool

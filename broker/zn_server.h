@@ -29,8 +29,10 @@ typedef struct zn_call zn_call_t;
 typedef int(zn_handler_fn)(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault);
 
 enum {
-    ZN_M_CALL = 1u << 0, /* accepted as a call */
-    ZN_M_CAST = 1u << 1, /* accepted as a cast */
+    ZN_M_CALL = 1u << 0,       /* accepted as a call */
+    ZN_M_CAST = 1u << 1,       /* accepted as a cast */
+    ZN_M_CONTROLLER = 1u << 2, /* with CURVE on: only controller and operator keys, never a
+                                  hypervisor's (zn_secure_name_is_controller); ZN_EFORBIDDEN */
 };
 
 /* One row of a method table; a table ends with a row whose name is NULL. */
@@ -74,6 +76,10 @@ const char *zn_server_cast_endpoint(const zn_server_t *self);
 /* The decoded request: method, context (request id, identity, token, deadline), body. The token
  * and body are borrowed from the frame and gone once the handler returns. */
 const zn_env_t *zn_call_env(const zn_call_t *call);
+
+/* The name of the key the caller authenticated with (its key file's name, such as
+ * "compute-node1" or "api"), or "" in plaintext mode. Borrowed from CALL. */
+const char *zn_call_peer(const zn_call_t *call);
 
 /* True for a cast (no reply expected). */
 bool zn_call_is_cast(const zn_call_t *call);

@@ -49,19 +49,22 @@ s_zap_answer(s_zap_t *self)
     zframe_t *identity = zmsg_pop(req);
     char *mechanism = zmsg_popstr(req);
     zframe_t *key = zmsg_pop(req);
-    bool ok = false;
+    const char *name = NULL;
     if (domain != NULL && mechanism != NULL && strcmp(mechanism, "CURVE") == 0 && key != NULL &&
         zframe_size(key) == 32) {
         zn_allow_t *allow = zhashx_lookup(self->domains, domain);
-        ok = allow != NULL && zn_allow_contains(allow, zframe_data(key));
+        name = allow != NULL ? zn_allow_name_of(allow, zframe_data(key)) : NULL;
     }
+    bool ok = name != NULL;
     if (!ok) {
         atomic_fetch_add(&s_refused, 1);
         zn_log_warn(NULL, "curve handshake refused domain=%s address=%s mechanism=%s",
                     domain ? domain : "-", address ? address : "-", mechanism ? mechanism : "-");
     }
+    /* The user id is the key's name: libzmq attaches it to every message of the connection as
+     * "User-Id", which is how a server knows who is calling (zn_call_peer). */
     zsock_send(self->handler, "ssssss", "1.0", request_id ? request_id : "", ok ? "200" : "400",
-               ok ? "OK" : "client key not allowed", ok ? "zinc" : "", "");
+               ok ? "OK" : "client key not allowed", ok ? name : "", "");
     zstr_free(&version);
     zstr_free(&request_id);
     zstr_free(&domain);

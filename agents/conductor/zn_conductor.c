@@ -86,9 +86,15 @@ S_STORE_ADMIN(s_store_add, zn_conductor_store_add)
 S_STORE_ADMIN(s_store_remove, zn_conductor_store_remove)
 
 static const zn_method_t s_methods[] = {
-    {"heartbeat", s_heartbeat, ZN_M_CAST},     {"services", s_services, ZN_M_CALL},
-    {"store_write", s_store_write, ZN_M_CALL}, {"store_write_fwd", s_store_write_fwd, ZN_M_CALL},
-    {"store_get", s_store_get, ZN_M_CALL},     {NULL, NULL, 0},
+    /* Agents' heartbeats, and the registry they fill. */
+    {"heartbeat", s_heartbeat, ZN_M_CAST},
+    {"services", s_services, ZN_M_CALL},
+    /* Hypervisor nodes never touch the store directly: they ask the conductor for what they
+     * need (steps 14-18), so a compromised compute node cannot rewrite the cloud's state. */
+    {"store_write", s_store_write, ZN_M_CALL | ZN_M_CONTROLLER},
+    {"store_write_fwd", s_store_write_fwd, ZN_M_CALL | ZN_M_CONTROLLER},
+    {"store_get", s_store_get, ZN_M_CALL | ZN_M_CONTROLLER},
+    {NULL, NULL, 0},
 };
 
 static const zn_method_t s_admin_methods[] = {

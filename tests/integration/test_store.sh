@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 keys="$work/keys"
-"$bin/zincctl" keygen --dir "$keys" conductor admin >/dev/null
+"$bin/zincctl" keygen --dir "$keys" conductor admin compute-node1 >/dev/null
 
 declare -A call cast admin raft pid
 for n in 1 2 3 4; do
@@ -66,6 +66,11 @@ on $follower store put settings motd stale --expect 99 2>"$work/cas.err" || rc=$
 check "a stale compare-and-set is refused (exit 1)" [ "$rc" -eq 1 ]
 check "the refusal names the conflict" grep -q "conflict table=settings key=motd" "$work/cas.err"
 check "the value is unchanged" sees $follower motd hello
+
+rc=0
+ctl --set security.key_name=compute-node1 store put settings motd owned 2>"$work/hv.err" || rc=$?
+check "a hypervisor's key cannot write the store (exit 1)" [ "$rc" -eq 1 ]
+check "the refusal says controllers only" grep -q "only controller keys" "$work/hv.err"
 
 check "online backup through the admin tool" ctl store backup "$work/backup" conductor/c$follower
 check "the backup holds an LMDB file" test -s "$work/backup/data.mdb"

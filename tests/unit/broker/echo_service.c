@@ -101,10 +101,23 @@ s_whoami(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
     return 0;
 }
 
+static int
+s_whois(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
+{
+    (void)arg;
+    (void)fault;
+    zn_pack_str(reply, zn_call_peer(call));
+    return 0;
+}
+
 static const zn_method_t s_methods[] = {
-    {"echo", s_echo, ZN_M_CALL},     {"fail", s_fail, ZN_M_CALL},
-    {"slow", s_slow, ZN_M_CALL},     {"count", s_count, ZN_M_CALL | ZN_M_CAST},
-    {"whoami", s_whoami, ZN_M_CALL}, {NULL, NULL, 0},
+    {"whois", s_whois, ZN_M_CALL | ZN_M_CONTROLLER},
+    {"echo", s_echo, ZN_M_CALL},
+    {"fail", s_fail, ZN_M_CALL},
+    {"slow", s_slow, ZN_M_CALL},
+    {"count", s_count, ZN_M_CALL | ZN_M_CAST},
+    {"whoami", s_whoami, ZN_M_CALL},
+    {NULL, NULL, 0},
 };
 
 static int

@@ -18,6 +18,7 @@
 #include "zn_client.h"
 #include "zn_keys.h"
 #include "zn_mem.h"
+#include "zn_secure.h"
 #include "zn_zap.h"
 
 static int
@@ -97,6 +98,59 @@ test_curve_refuses_strangers_and_plaintext(void **state)
     zn_keys_destroy(&server);
 }
 
+/* Call METHOD as KEYS; on success *name gets the string answer (caller frees). */
+static int
+s_call_method(echo_service_t *svc, const zn_keys_t *keys, const char *server_public,
+              const char *method, char **name, zn_fault_t *fault)
+{
+    const char *endpoints[] = {echo_service_call_endpoint(svc)};
+    zn_client_opts_t opts = {"echo", endpoints, 1, keys, server_public, 0, NULL};
+    zn_client_t *client = NULL;
+    int rc = zn_client_open(&client, &opts, fault);
+    zn_buf_t none = {NULL, 0};
+    zn_reply_t *reply = NULL;
+    if (rc == 0) {
+        rc = zn_client_call_sync(client, method, NULL, none, 2000, &reply, fault);
+    }
+    if (rc == 0) {
+        assert_int_equal(zn_mp_to_json(zn_reply_env(reply)->body, name, fault), 0);
+    }
+    zn_reply_destroy(&reply);
+    zn_client_destroy(&client);
+    return rc;
+}
+
+static void
+test_curve_servers_know_who_calls(void **state)
+{
+    (void)state;
+    zn_keys_t *server = zn_keys_generate();
+    zn_keys_t *api = zn_keys_generate();
+    zn_keys_t *hypervisor = zn_keys_generate();
+    zn_allow_t *allow = zn_allow_new();
+    assert_int_equal(zn_allow_add_named(allow, zn_keys_public(api), "api"), 0);
+    assert_int_equal(zn_allow_add_named(allow, zn_keys_public(hypervisor), "compute-node1"), 0);
+    echo_service_t *svc = echo_service_start(server, allow);
+    zn_fault_t fault;
+    char *name = NULL;
+    assert_int_equal(s_call_method(svc, api, zn_keys_public(server), "whois", &name, &fault), 0);
+    assert_string_equal(name, "\"api\"");
+    zn_str_free(&name);
+    /* A hypervisor's key is authenticated, but not allowed a controller-only method. */
+    assert_int_equal(s_call_method(svc, hypervisor, zn_keys_public(server), "whois", &name, &fault),
+                     ZN_EFORBIDDEN);
+    assert_non_null(strstr(fault.message, "only controller keys"));
+    assert_int_equal(s_call_as(svc, hypervisor, zn_keys_public(server), &fault), 0);
+    assert_true(zn_secure_name_is_controller("admin"));
+    assert_false(zn_secure_name_is_controller("compute-x"));
+    assert_false(zn_secure_name_is_controller(""));
+    echo_service_stop(&svc);
+    zn_allow_destroy(&allow);
+    zn_keys_destroy(&hypervisor);
+    zn_keys_destroy(&api);
+    zn_keys_destroy(&server);
+}
+
 static void
 test_curve_bad_server_key_refused_at_open(void **state)
 {
@@ -163,6 +217,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_curve_example),
         cmocka_unit_test(test_curve_refuses_strangers_and_plaintext),
+        cmocka_unit_test(test_curve_servers_know_who_calls),
         cmocka_unit_test(test_curve_bad_server_key_refused_at_open),
         cmocka_unit_test(test_keys_files),
     };
