@@ -41,7 +41,9 @@ struct zn_server {
     zn_pack_t *body;  /* the handler's reply body */
     zn_pack_t *frame; /* the encoded reply */
     zloop_t *loop;
-    bool secure;    /* CURVE on: callers have names, and ZN_M_CONTROLLER is enforced */
+    bool secure;                 /* CURVE on: callers have names, and ZN_M_CONTROLLER is enforced */
+    int64_t malformed_logged_ms; /* last warning about a malformed message */
+    uint64_t malformed_quiet;    /* refused since then without a line of their own */
     int64_t now_ms; /* read once per drained batch: the dedup window needs no finer clock */
 };
 
@@ -294,6 +296,22 @@ s_recv(zsock_t *sock, bool routed, zn_call_t *call, zmq_msg_t *frame)
     return parts == 0 ? 0 : -EBADMSG;
 }
 
+/* At most one line a second about malformed messages, with how many went unlogged: a peer that
+ * sends garbage gets error replies, but cannot flood the log. */
+static void
+s_log_malformed(zn_server_t *self, const zn_fault_t *fault)
+{
+    int64_t now_ms = zn_clock_mono_ms();
+    if (self->malformed_logged_ms != 0 && now_ms - self->malformed_logged_ms < 1000) {
+        self->malformed_quiet++;
+        return;
+    }
+    zn_log_warn(NULL, "%s: malformed message refused: %s (and %llu more since the last line)",
+                self->name, fault->message, (unsigned long long)self->malformed_quiet);
+    self->malformed_logged_ms = now_ms;
+    self->malformed_quiet = 0;
+}
+
 /* The key name ZAP gave this connection, if any. */
 static void
 s_read_peer(zn_call_t *call, zmq_msg_t *frame)
@@ -330,7 +348,7 @@ s_handle_one(zn_server_t *self, zsock_t *sock)
     }
     if (rc < 0) {
         s_count(self, "rpc_malformed");
-        zn_log_warn(NULL, "%s: malformed message refused: %s", self->name, fault.message);
+        s_log_malformed(self, &fault);
         /* Answer when there is someone to answer; the id may be zero if it was unreadable. */
         if (routed) {
             zn_msgid_t id = call.env.id;

@@ -6,6 +6,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -15,6 +17,7 @@
 #include "zn_caster.h"
 #include "zn_client.h"
 #include "zn_clock.h"
+#include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_server.h"
 #include "zn_uuid.h"
@@ -307,6 +310,10 @@ static void
 test_rpc_malformed_frames_get_errors(void **state)
 {
     (void)state;
+    char *log = NULL;
+    size_t log_len = 0;
+    FILE *sink = open_memstream(&log, &log_len);
+    zn_log_set_sink(sink);
     echo_service_t *svc = echo_service_start(NULL, NULL);
     zsock_t *dealer = zsock_new_dealer(echo_service_call_endpoint(svc));
     zsock_set_rcvtimeo(dealer, 2000);
@@ -349,6 +356,16 @@ test_rpc_malformed_frames_get_errors(void **state)
     zn_pack_destroy(&pack);
     zsock_destroy(&dealer);
     echo_service_stop(&svc);
+    zn_log_set_sink(NULL);
+    fclose(sink);
+    /* Dozens of bad frames in well under a second: one warning line, not one each. */
+    int lines = 0;
+    for (const char *p = strstr(log, "malformed message refused"); p != NULL;
+         p = strstr(p + 1, "malformed message refused")) {
+        lines++;
+    }
+    assert_int_equal(lines, 1);
+    free(log);
 }
 
 static void
