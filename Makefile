@@ -44,6 +44,15 @@ fuzz: deps
 	@cmake --build build-fuzz -j $(JOBS) --target fuzz_all
 	@bash tools/fuzz.sh build-fuzz $(FUZZ_SECS)
 
+# clang-tidy (checks in .clang-tidy) and cppcheck over the shipped code; both fail on any finding.
+lint: build
+	@run-clang-tidy-14 -p $(BUILD) -quiet -j $(JOBS) '^$(CURDIR)/(core|proto|broker|store|http|agents)/' >/tmp/zn-tidy.log 2>&1 \
+	    || { sed 's/\x1b\[[0-9;]*m//g' /tmp/zn-tidy.log | grep -E '(warning|error):' | sort -u; exit 1; }
+	@cppcheck --enable=warning,portability,performance --std=c11 --error-exitcode=1 --inline-suppr -q \
+	    -j $(JOBS) -D_GNU_SOURCE -I core -I proto -I broker -I store -I http \
+	    --suppress=missingIncludeSystem core proto broker store http agents
+	@echo "lint: clang-tidy and cppcheck clean"
+
 bench: build
 	@bash bench/run all
 

@@ -430,6 +430,7 @@ zn_agent_heartbeat(zn_agent_t *self, const char *endpoint, const char *server_pu
 {
     size_t count = 0;
     char **endpoints = zn_str_split(endpoint, ',', &count);
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers. */
     self->heartbeats = zn_calloc(count, sizeof(*self->heartbeats));
     int rc = 0;
     for (size_t i = 0; i < count && rc == 0; i++) {

@@ -32,8 +32,7 @@ void
 zn_uuid_request_id(char out[ZN_REQ_ID_LEN + 1])
 {
     zn_uuid_t u = zn_uuid_generate();
-    memcpy(out, "req-", 4);
-    memcpy(out + 4, u.str, ZN_UUID_LEN + 1);
+    (void)snprintf(out, ZN_REQ_ID_LEN + 1, "req-%s", u.str);
 }
 
 bool

@@ -12,9 +12,9 @@
 #include "zn_err.h"
 
 /* Hard limits on anything that arrives from the network or a file. */
-#define ZN_FRAME_MAX_BYTES (16u * 1024u * 1024u) /* one RPC frame, header and body */
-#define ZN_MP_MAX_DEPTH    16                    /* nesting of maps and arrays */
-#define ZN_MP_MAX_ITEMS    (256u * 1024u)        /* objects in one document */
+#define ZN_FRAME_MAX_BYTES 16777216u /* 16 MiB: one RPC frame, header and body */
+#define ZN_MP_MAX_DEPTH    16        /* nesting of maps and arrays */
+#define ZN_MP_MAX_ITEMS    262144u   /* 256 Ki objects in one document */
 
 /* ---- packing ---------------------------------------------------------------------------- */
 

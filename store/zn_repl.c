@@ -274,6 +274,7 @@ s_take_group(zn_repl_t *self)
         bytes += r->len + 4;
         count++;
     }
+    /* NOLINTNEXTLINE(bugprone-sizeof-expression): REQS is an array of pointers. */
     s_entry_t *entry = zn_calloc(1, sizeof(*entry) + count * sizeof(entry->reqs[0]));
     entry->repl = self;
     entry->count = count;

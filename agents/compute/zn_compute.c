@@ -49,7 +49,7 @@ s_describe(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
     zn_pack_str(reply, "vcpus");
     zn_pack_i64(reply, sysconf(_SC_NPROCESSORS_ONLN));
     zn_pack_str(reply, "memory_mb");
-    zn_pack_i64(reply, (int64_t)pages * page_bytes / (1024 * 1024));
+    zn_pack_i64(reply, (int64_t)pages * page_bytes / (1024LL * 1024LL));
     return 0;
 }
 

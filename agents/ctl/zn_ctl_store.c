@@ -8,7 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <czmq.h>
+
 #include "zn_batch.h"
+#include "zn_clock.h"
 #include "zn_ctl.h"
 #include "zn_ctl_int.h"
 #include "zn_ctl_table.h"
@@ -155,13 +158,27 @@ s_find_leader(zn__ctl_t *ctl, zn__ctl_target_t *out, zn_fault_t *fault)
     return rc;
 }
 
+/* The leader, waiting up to the command's timeout for one: right after a failover or a rejoin
+ * there may briefly be none, and an operator's command should ride that out, not fail. */
+static int
+s_await_leader(zn__ctl_t *ctl, zn__ctl_target_t *leader, zn_fault_t *fault)
+{
+    int64_t deadline_ms = zn_clock_mono_ms() + ctl->cfg.timeout_ms;
+    int rc = s_find_leader(ctl, leader, fault);
+    while (rc == ZN_ENOQUORUM && zn_clock_mono_ms() < deadline_ms) {
+        zclock_sleep(200);
+        rc = s_find_leader(ctl, leader, fault);
+    }
+    return rc;
+}
+
 /* Membership changes go to the leader's admin socket. */
 static int
 s_store_member(zn__ctl_t *ctl, const char *method, int64_t id, const char *address)
 {
     zn__ctl_target_t leader;
     zn_fault_t fault;
-    int rc = s_find_leader(ctl, &leader, &fault);
+    int rc = s_await_leader(ctl, &leader, &fault);
     if (rc < 0) {
         return zn__ctl_report(rc, "store", &fault);
     }

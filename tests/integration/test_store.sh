@@ -94,6 +94,7 @@ start "c4" "$bin/zinc-conductor" --set security.curve=true --set "security.keys_
 pid[4]=$last_pid
 four_voters() { ctl store status 2>/dev/null | awk '$3 == "leader" {print $NF}' | grep -qx 4; }
 three_voters() { ctl store status 2>/dev/null | awk '$3 == "leader" {print $NF}' | grep -qx 3; }
+check "a leader before changing membership" wait_for 10 has_leader
 check "zincctl store add 4" ctl --timeout 15000 store add 4 "${raft[4]}"
 check "four voters" wait_for 10 four_voters
 check "the new member has the data" wait_for 10 sees 4 motd after-failover
