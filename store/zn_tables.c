@@ -1,14 +1,96 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* zn_tables.c - the cluster's table list. */
+/* zn_tables.c - the cluster's table list, and the field extractor most indexes use. */
 #include "zn_tables.h"
 
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "zn_common.h"
+#include "zn_mpread.h"
+
+/* An index on the string field NAME. The cast drops const: the store hands ARG back unchanged. */
+#define S_FIELD(name)                                                        \
+    {                                                                        \
+        name, zn_tables_field_extract, (void *)(uintptr_t)(const void *)name \
+    }
+
+static const zn_store_index_def_t s_instance_idx[] = {S_FIELD("project_id"), S_FIELD("host"),
+                                                      S_FIELD("name"), S_FIELD("task_state")};
+static const zn_store_index_def_t s_flavor_idx[] = {S_FIELD("name")};
+static const zn_store_index_def_t s_keypair_idx[] = {S_FIELD("user_id")};
+static const zn_store_index_def_t s_claim_idx[] = {S_FIELD("host")};
+static const zn_store_index_def_t s_group_idx[] = {S_FIELD("project_id")};
+static const zn_store_index_def_t s_image_idx[] = {S_FIELD("owner"), S_FIELD("name")};
+static const zn_store_index_def_t s_network_idx[] = {S_FIELD("project_id"), S_FIELD("name")};
+static const zn_store_index_def_t s_subnet_idx[] = {S_FIELD("network_id")};
+static const zn_store_index_def_t s_port_idx[] = {S_FIELD("network_id"), S_FIELD("device_id"),
+                                                  S_FIELD("project_id")};
+static const zn_store_index_def_t s_volume_idx[] = {S_FIELD("project_id"), S_FIELD("instance_id")};
+
+#define S_TABLE(name, idx)                \
+    {                                     \
+        name, 1, idx, ZN_ARRAY_COUNT(idx) \
+    }
+#define S_PLAIN(name)    \
+    {                    \
+        name, 1, NULL, 0 \
+    }
+
 static const zn_store_table_def_t s_tables[] = {
-    {ZN_TABLE_SETTINGS, 1, NULL, 0},
+    S_PLAIN(ZN_TABLE_SETTINGS),
+    S_TABLE(ZN_TABLE_INSTANCES, s_instance_idx),
+    S_PLAIN(ZN_TABLE_INSTANCE_EVENTS),
+    S_TABLE(ZN_TABLE_FLAVORS, s_flavor_idx),
+    S_TABLE(ZN_TABLE_KEYPAIRS, s_keypair_idx),
+    S_PLAIN(ZN_TABLE_HOSTS),
+    S_PLAIN(ZN_TABLE_HOST_USAGE),
+    S_TABLE(ZN_TABLE_CLAIMS, s_claim_idx),
+    S_PLAIN(ZN_TABLE_QUOTA_USAGE),
+    S_PLAIN(ZN_TABLE_QUOTAS),
+    S_TABLE(ZN_TABLE_SERVER_GROUPS, s_group_idx),
+    S_TABLE(ZN_TABLE_IMAGES, s_image_idx),
+    S_TABLE(ZN_TABLE_NETWORKS, s_network_idx),
+    S_TABLE(ZN_TABLE_SUBNETS, s_subnet_idx),
+    S_TABLE(ZN_TABLE_PORTS, s_port_idx),
+    S_PLAIN(ZN_TABLE_IPS),
+    S_PLAIN(ZN_TABLE_MACS),
+    S_TABLE(ZN_TABLE_VOLUMES, s_volume_idx),
 };
 
 const zn_store_table_def_t *
 zn_tables(size_t *count)
 {
-    *count = sizeof(s_tables) / sizeof(s_tables[0]);
+    *count = ZN_ARRAY_COUNT(s_tables);
     return s_tables;
+}
+
+int
+zn_tables_field_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_t *keys, void *arg)
+{
+    (void)record_version;
+    const char *field = arg;
+    size_t field_len = strlen(field);
+    zn_mpread_t reader;
+    zn_mpval_t v;
+    zn_mpread_init(&reader, record);
+    if (zn_mpread_next(&reader, &v, NULL) < 0 || v.type != ZN_MPT_MAP) {
+        return -EINVAL;
+    }
+    for (uint64_t i = 0, n = v.v.count; i < n; i++) {
+        zn_mpval_t key;
+        zn_mpval_t value;
+        if (zn_mpread_next(&reader, &key, NULL) < 0 || zn_mpread_next(&reader, &value, NULL) < 0) {
+            return -EINVAL;
+        }
+        bool match = key.type == ZN_MPT_STR && key.v.bytes.len == field_len &&
+                     memcmp(key.v.bytes.ptr, field, field_len) == 0;
+        if (match && value.type == ZN_MPT_STR && value.v.bytes.len > 0) {
+            return zn_store_keys_add(keys, value.v.bytes);
+        }
+        if (zn_mpread_skip_contents(&reader, &value, NULL) < 0) {
+            return -EINVAL;
+        }
+    }
+    return 0;
 }

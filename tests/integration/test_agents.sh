@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
+# timeout: 120
 # Conductor and two compute agents as real processes with CURVE on every link; zincctl drives
 # them. Covers config errors, liveness, admin access control, clean shutdown and log format.
 source "$(dirname "$0")/lib.sh"

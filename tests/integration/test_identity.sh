@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
+# timeout: 300
 # zinc-identity as a real process on loopback: bootstrap, the real `openstack` CLI (token issue,
 # catalog list, project/user create and list, role add, role assignment list, token revoke),
 # and every bad-input and attack case of issue #4 through curl, each with its HTTP status and a

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
+# timeout: 180
 # Three conductors host the replicated store (libraft under each), with CURVE on every link and
 # zincctl as the client: forwarding from followers, compare-and-set, backup, losing the leader,
 # a restarted node converging, and a fourth member added and removed at run time.
