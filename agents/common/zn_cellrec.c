@@ -262,6 +262,7 @@ static const zn_field_t s_instance_fields[] = {
     S_I(task_taken, ZN_FT_BOOL, 0, 0),
     {"fault", ZN_FT_OBJ, 0, offsetof(zn_cell_instance_t, fault), 0, 0, &s_fault_schema},
     S_I(access_ipv4, ZN_FT_STR, 0, 64),
+    S_I(token, ZN_FT_STR, 0, 4096),
     S_I(event_seq, ZN_FT_I64, 0, 0),
 };
 S_SCHEMA(zn_cell_instance_schema, "instance", zn_cell_instance_t, s_instance_fields);

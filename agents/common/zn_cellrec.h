@@ -152,6 +152,7 @@ typedef struct zn_cell_instance {
     bool task_taken;          /* the host took up the current task */
     zn_cell_fault_t fault;    /* fault.message NULL when none */
     char *access_ipv4;
+    char *token;       /* the user's token while a build runs (docs/flow.md), else NULL */
     int64_t event_seq; /* events written so far (instance_events keys ID/SEQ) */
 } zn_cell_instance_t;
 

@@ -45,7 +45,9 @@ struct zn_conductor_store {
 /* A write waiting for raft or for the leader's conductor. */
 typedef struct s_write {
     zn_conductor_store_t *owner;
-    zn_call_t *call;
+    zn_call_t *call;                 /* a store_write caller; NULL for an in-process submit */
+    zn_conductor_store_done_fn *done; /* an in-process submitter's callback */
+    void *done_arg;
     uint8_t *body; /* the call's body (the batch as bin), kept to forward it as it came */
     size_t body_len;
     zn_buf_t batch; /* the batch inside BODY */
@@ -259,9 +261,18 @@ s_write_finish(s_write_t *w, int rc, const char *message)
     if (w->next != NULL) {
         w->next->prev = w->prev;
     }
-    zn_buf_t none = {NULL, 0};
-    if (zn_call_answer(&w->call, rc, none, message) < 0) {
-        zn_log_warn(NULL, "store write answered rc=%d but the caller is gone", rc);
+    if (w->call == NULL) {
+        zn_fault_t fault;
+        zn_fault_clear(&fault);
+        if (rc < 0) {
+            zn_fault_set(&fault, rc, "%s", message != NULL ? message : zn_strerror(rc));
+        }
+        w->done(w->done_arg, &fault);
+    } else {
+        zn_buf_t none = {NULL, 0};
+        if (zn_call_answer(&w->call, rc, none, message) < 0) {
+            zn_log_warn(NULL, "store write answered rc=%d but the caller is gone", rc);
+        }
     }
     zn_free(w->body);
     zn_free(w);
@@ -361,6 +372,51 @@ s_write(zn_conductor_store_t *self, zn_call_t *call, bool may_forward, zn_fault_
         s_write_finish(w, rc, zn_strerror(rc)); /* DONE will never run: answer now */
     }
     return ZN_DEFERRED;
+}
+
+int
+zn_conductor_store_submit(zn_conductor_store_t *self, const zn_batch_t *batch,
+                          zn_conductor_store_done_fn *done, void *arg)
+{
+    zn_buf_t bytes = zn_batch_bytes(batch);
+    zn_pack_t *pack = zn_pack_new();
+    zn_pack_bin(pack, bytes.ptr, bytes.len);
+    zn_buf_t body = zn_pack_buf(pack);
+    s_write_t *w = zn_calloc(1, sizeof(*w));
+    w->owner = self;
+    w->done = done;
+    w->done_arg = arg;
+    w->body = zn_malloc(body.len);
+    memcpy(w->body, body.ptr, body.len);
+    w->body_len = body.len;
+    /* The bin's payload is the last BYTES.len bytes of the body. */
+    w->batch = (zn_buf_t){w->body + body.len - bytes.len, bytes.len};
+    w->may_forward = true;
+    zn_pack_destroy(&pack);
+    w->next = self->writes;
+    if (self->writes != NULL) {
+        self->writes->prev = w;
+    }
+    self->writes = w;
+    int rc = zn_repl_submit(self->repl, w->batch, s_on_committed, w);
+    if (rc < 0) {
+        s_write_finish(w, rc, zn_strerror(rc));
+    }
+    return 0;
+}
+
+zn_store_t *
+zn_conductor_store_local(zn_conductor_store_t *self)
+{
+    return self->store;
+}
+
+bool
+zn_conductor_store_is_leader(zn_conductor_store_t *self)
+{
+    zn_repl_status_t st;
+    zn_repl_status(self->repl, &st);
+    return st.role == ZN_REPL_LEADER;
 }
 
 int

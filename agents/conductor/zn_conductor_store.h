@@ -11,10 +11,12 @@
 
 #include <czmq.h>
 
+#include "zn_batch.h"
 #include "zn_cfg.h"
 #include "zn_err.h"
 #include "zn_keys.h"
 #include "zn_server.h"
+#include "zn_store.h"
 
 typedef struct zn_conductor_store_cfg {
     bool enabled;
@@ -59,6 +61,24 @@ ZN_MUST_CHECK int zn_conductor_store_open(zn_conductor_store_t **out,
                                           const zn_conductor_store_opts_t *opts, zn_fault_t *fault);
 
 void zn_conductor_store_destroy(zn_conductor_store_t **self_p);
+
+/* ---- in-process use (the conductor's own instance logic) ---------------------------------- */
+
+/* Called once per submitted batch on the loop thread: FAULT->code as a store_write caller would
+ * see it (0 committed, ZN_ECONFLICT, ZN_EUNAVAIL, ZN_EUNKNOWN...). */
+typedef void(zn_conductor_store_done_fn)(void *arg, const zn_fault_t *fault);
+
+/* Commit BATCH (copied) through raft, forwarding to the leader's conductor when this node is a
+ * follower, as store_write does. DONE always runs, later, on the loop thread. Returns 0. */
+int zn_conductor_store_submit(zn_conductor_store_t *self, const zn_batch_t *batch,
+                              zn_conductor_store_done_fn *done, void *arg);
+
+/* The local replica, for reads. Borrowed from SELF. */
+zn_store_t *zn_conductor_store_local(zn_conductor_store_t *self);
+
+/* True when this node leads the store: periodic jobs that must run once per cluster (the
+ * instance watchdog) run on the leader only. */
+bool zn_conductor_store_is_leader(zn_conductor_store_t *self);
 
 /* Handlers the conductor's tables wrap; each has zn_handler_fn's contract with the store as
  * SELF. Service: write (body: the batch as bin; deferred until committed; a follower forwards it
