@@ -4,6 +4,7 @@
 
 #include "zn_agent.h"
 #include "zn_clock.h"
+#include "zn_conductor_inst.h"
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_registry.h"
@@ -21,6 +22,7 @@ const zn_cfg_opt_t zn_conductor_options[] = {
     ZN_CFG_INT_ROW(zn_conductor_cfg_t, "registry", "dead_after_ms", dead_after_ms, "3000", 100,
                    600000, "a service silent this long is reported down"),
     ZN_CONDUCTOR_STORE_CFG_ROWS(zn_conductor_cfg_t),
+    ZN_CONDUCTOR_BUILD_CFG_ROWS(zn_conductor_cfg_t),
     ZN_CFG_END,
 };
 
@@ -31,6 +33,7 @@ struct zn_conductor {
     zn_server_t *server;
     zn_registry_t *registry;
     zn_conductor_store_t *store; /* NULL when [store] enabled = false */
+    zn_conductor_inst_t *inst;   /* instance methods: needs the store */
 };
 
 static int
@@ -85,6 +88,20 @@ S_STORE_ADMIN(s_store_backup, zn_conductor_store_backup)
 S_STORE_ADMIN(s_store_add, zn_conductor_store_add)
 S_STORE_ADMIN(s_store_remove, zn_conductor_store_remove)
 
+/* The instance methods, reached through this conductor (ARG). */
+#define S_INST_CALL(name)                                                                     \
+    static int s_inst_##name(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault) \
+    {                                                                                         \
+        zn_conductor_t *self = arg;                                                           \
+        if (self->inst == NULL) {                                                             \
+            return zn_fault_set(fault, ZN_EUNAVAIL,                                           \
+                                "this conductor hosts no store ([store] enabled)");           \
+        }                                                                                     \
+        return zn_conductor_inst_##name(self->inst, call, reply, fault);                      \
+    }
+ZN_CONDUCTOR_INST_HANDLERS(S_INST_CALL)
+#undef S_INST_CALL
+
 static const zn_method_t s_methods[] = {
     /* Agents' heartbeats, and the registry they fill. */
     {"heartbeat", s_heartbeat, ZN_M_CAST},
@@ -94,6 +111,16 @@ static const zn_method_t s_methods[] = {
     {"store_write", s_store_write, ZN_M_CALL | ZN_M_CONTROLLER},
     {"store_write_fwd", s_store_write_fwd, ZN_M_CALL | ZN_M_CONTROLLER},
     {"store_get", s_store_get, ZN_M_CALL | ZN_M_CONTROLLER},
+    /* Steps 14-18 and 28: what compute agents ask instead (each checks that a compute key acts
+     * only for its own host). */
+    {"instance_get", s_inst_instance_get, ZN_M_CALL},
+    {"instance_update", s_inst_instance_update, ZN_M_CALL},
+    {"build_result", s_inst_build_result, ZN_M_CALL},
+    {"delete_done", s_inst_delete_done, ZN_M_CALL},
+    {"host_instances", s_inst_host_instances, ZN_M_CALL},
+    {"resource_report", s_inst_resource_report, ZN_M_CALL | ZN_M_CAST},
+    {"power_report", s_inst_power_report, ZN_M_CALL | ZN_M_CAST},
+    {"instance_delete", s_inst_instance_delete, ZN_M_CALL | ZN_M_CONTROLLER},
     {NULL, NULL, 0},
 };
 
@@ -179,7 +206,19 @@ s_open_store(zn_conductor_t *self, zn_fault_t *fault)
         .conductor_public = zn_secure_public_or_null(self->secure, conductor_public),
         .loop = zn_agent_loop(self->agent),
     };
-    return zn_conductor_store_open(&self->store, &opts, fault);
+    rc = zn_conductor_store_open(&self->store, &opts, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    zn_conductor_inst_opts_t iopts = {
+        .cfg = &self->cfg->build,
+        .store = self->store,
+        .registry = self->registry,
+        .secure = self->secure,
+        .loop = zn_agent_loop(self->agent),
+        .metrics = zn_agent_metrics(self->agent),
+    };
+    return zn_conductor_inst_open(&self->inst, &iopts, fault);
 }
 
 /* Conductors hear each other's heartbeats as they hear every agent's (each keeps its own
@@ -229,6 +268,7 @@ zn_conductor_destroy(zn_conductor_t **self_p)
     if (self == NULL) {
         return;
     }
+    zn_conductor_inst_destroy(&self->inst);   /* its ops use the store */
     zn_conductor_store_destroy(&self->store); /* answers through the server: goes first */
     zn_server_destroy(&self->server);
     zn_agent_destroy(&self->agent);
@@ -243,4 +283,16 @@ zn_conductor_run(zn_conductor_t *self)
     zn_log_notice(NULL, "conductor serving calls=%s casts=%s",
                   zn_server_call_endpoint(self->server), zn_server_cast_endpoint(self->server));
     return zn_agent_run(self->agent);
+}
+
+int
+zn_conductor_watch_pipe(zn_conductor_t *self, zsock_t *pipe)
+{
+    return zn_agent_watch_pipe(self->agent, pipe);
+}
+
+const char *
+zn_conductor_call_endpoint(const zn_conductor_t *self)
+{
+    return zn_server_call_endpoint(self->server);
 }

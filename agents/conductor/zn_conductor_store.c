@@ -45,7 +45,7 @@ struct zn_conductor_store {
 /* A write waiting for raft or for the leader's conductor. */
 typedef struct s_write {
     zn_conductor_store_t *owner;
-    zn_call_t *call;                 /* a store_write caller; NULL for an in-process submit */
+    zn_call_t *call;                  /* a store_write caller; NULL for an in-process submit */
     zn_conductor_store_done_fn *done; /* an in-process submitter's callback */
     void *done_arg;
     uint8_t *body; /* the call's body (the batch as bin), kept to forward it as it came */
