@@ -28,6 +28,17 @@ static const zn_store_index_def_t s_port_idx[] = {S_FIELD("network_id"), S_FIELD
                                                   S_FIELD("project_id")};
 static const zn_store_index_def_t s_volume_idx[] = {S_FIELD("project_id"), S_FIELD("instance_id")};
 
+static const zn_tables_pair_t s_domain_name = {"domain_id", "name"};
+#define S_NAMED(index, field)                                                  \
+    {                                                                          \
+        index, zn_tables_field_extract, (void *)(uintptr_t)(const void *)field \
+    }
+static const zn_store_index_def_t s_id_by_name[] = {S_NAMED("by_name", "name")};
+static const zn_store_index_def_t s_id_by_domain_name[] = {
+    {"by_name", zn_tables_pair_extract, (void *)(uintptr_t)(const void *)&s_domain_name}};
+static const zn_store_index_def_t s_id_assignment_idx[] = {S_NAMED("by_user", "user_id"),
+                                                           S_NAMED("by_project", "project_id")};
+
 #define S_TABLE(name, idx)                \
     {                                     \
         name, 1, idx, ZN_ARRAY_COUNT(idx) \
@@ -56,6 +67,14 @@ static const zn_store_table_def_t s_tables[] = {
     S_PLAIN(ZN_TABLE_IPS),
     S_PLAIN(ZN_TABLE_MACS),
     S_TABLE(ZN_TABLE_VOLUMES, s_volume_idx),
+    S_TABLE(ZN_TABLE_ID_DOMAINS, s_id_by_name),
+    S_TABLE(ZN_TABLE_ID_PROJECTS, s_id_by_domain_name),
+    S_TABLE(ZN_TABLE_ID_USERS, s_id_by_domain_name),
+    S_TABLE(ZN_TABLE_ID_ROLES, s_id_by_name),
+    S_TABLE(ZN_TABLE_ID_ASSIGNMENTS, s_id_assignment_idx),
+    S_PLAIN(ZN_TABLE_ID_SERVICES),
+    S_PLAIN(ZN_TABLE_ID_ENDPOINTS),
+    S_PLAIN(ZN_TABLE_ID_REVOCATIONS),
 };
 
 const zn_store_table_def_t *
@@ -65,12 +84,13 @@ zn_tables(size_t *count)
     return s_tables;
 }
 
-int
-zn_tables_field_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_t *keys, void *arg)
+/* The string value of top-level FIELD of map RECORD into *out (empty when absent or not a
+ * string). Returns 0, or -EINVAL when RECORD is not a well-formed map. */
+static int
+s_field(zn_buf_t record, const char *field, zn_buf_t *out)
 {
-    (void)record_version;
-    const char *field = arg;
     size_t field_len = strlen(field);
+    *out = (zn_buf_t){NULL, 0};
     zn_mpread_t reader;
     zn_mpval_t v;
     zn_mpread_init(&reader, record);
@@ -85,12 +105,51 @@ zn_tables_field_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_
         }
         bool match = key.type == ZN_MPT_STR && key.v.bytes.len == field_len &&
                      memcmp(key.v.bytes.ptr, field, field_len) == 0;
-        if (match && value.type == ZN_MPT_STR && value.v.bytes.len > 0) {
-            return zn_store_keys_add(keys, value.v.bytes);
+        if (match && value.type == ZN_MPT_STR) {
+            *out = value.v.bytes;
+            return 0;
         }
         if (zn_mpread_skip_contents(&reader, &value, NULL) < 0) {
             return -EINVAL;
         }
     }
     return 0;
+}
+
+int
+zn_tables_field_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_t *keys, void *arg)
+{
+    (void)record_version;
+    zn_buf_t value;
+    int rc = s_field(record, arg, &value);
+    if (rc == 0 && value.len > 0) {
+        rc = zn_store_keys_add(keys, value);
+    }
+    return rc;
+}
+
+int
+zn_tables_pair_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_t *keys, void *arg)
+{
+    (void)record_version;
+    const zn_tables_pair_t *pair = arg;
+    zn_buf_t a;
+    zn_buf_t b;
+    int rc = s_field(record, pair->a, &a);
+    if (rc == 0) {
+        rc = s_field(record, pair->b, &b);
+    }
+    if (rc < 0 || b.len == 0) {
+        return rc;
+    }
+    if (a.len + 1 + b.len > ZN_STORE_INDEX_VALUE_MAX_BYTES) {
+        return ZN_ETOOBIG;
+    }
+    uint8_t joined[ZN_STORE_INDEX_VALUE_MAX_BYTES];
+    if (a.len > 0) {
+        memcpy(joined, a.ptr, a.len);
+    }
+    joined[a.len] = '/';
+    memcpy(joined + a.len + 1, b.ptr, b.len);
+    return zn_store_keys_add(keys, (zn_buf_t){joined, a.len + 1 + b.len});
 }

@@ -41,6 +41,17 @@
 /* Volumes (agents/volume). */
 #define ZN_TABLE_VOLUMES "volumes" /* id -> volume; idx project, instance */
 
+/* Identity (agents/identity/zn_idstore.c has the schemas). Names are unique per index value:
+ * "DOMAIN_ID/NAME" for projects and users, the name alone for domains and roles. */
+#define ZN_TABLE_ID_DOMAINS     "id_domains"
+#define ZN_TABLE_ID_PROJECTS    "id_projects"
+#define ZN_TABLE_ID_USERS       "id_users"
+#define ZN_TABLE_ID_ROLES       "id_roles"
+#define ZN_TABLE_ID_ASSIGNMENTS "id_assignments" /* idx by_user, by_project */
+#define ZN_TABLE_ID_SERVICES    "id_services"
+#define ZN_TABLE_ID_ENDPOINTS   "id_endpoints"
+#define ZN_TABLE_ID_REVOCATIONS "id_revocations"
+
 /* The table definitions, valid for the life of the process. */
 const zn_store_table_def_t *zn_tables(size_t *count);
 
@@ -49,5 +60,16 @@ const zn_store_table_def_t *zn_tables(size_t *count);
  * not a map is refused (-EINVAL). */
 int zn_tables_field_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_t *keys,
                             void *arg);
+
+/* The fields a zn_tables_pair_extract index joins: "A/B" (A may be missing: "/B"). */
+typedef struct zn_tables_pair {
+    const char *a;
+    const char *b;
+} zn_tables_pair_t;
+
+/* An index extractor whose ARG is a const zn_tables_pair_t *: adds "A/B" from the record's
+ * top-level string fields when B is present. */
+int zn_tables_pair_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_t *keys,
+                           void *arg);
 
 #endif

@@ -3,6 +3,7 @@
 #include "zn_sclient.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -88,14 +89,21 @@ s_replica(zn_sclient_t *self, zn_fault_t *fault)
     }
     size_t count = 0;
     const zn_store_table_def_t *tables = zn_tables(&count);
+    /* The conductor keeps its LMDB in [store] data_dir/store: accept either directory. */
+    char *nested = zn_asprintf("%s/store/data.mdb", self->data_dir);
+    struct stat st;
+    bool use_nested = stat(nested, &st) == 0;
+    zn_str_free(&nested);
+    char *path = use_nested ? zn_asprintf("%s/store", self->data_dir) : zn_strdup(self->data_dir);
     zn_store_opts_t sopts = {
-        .path = self->data_dir,
+        .path = path,
         .tables = tables,
         .table_count = count,
         .mode = ZN_STORE_READ_ONLY,
     };
     zn_fault_t why;
     int rc = zn_store_open(&self->store, &sopts, &why);
+    zn_str_free(&path);
     if (rc < 0) {
         return zn_fault_set(fault, ZN_EUNAVAIL,
                             "the store replica in %s cannot be read (%s): is this node's "

@@ -29,7 +29,7 @@
 typedef struct zn_sclient zn_sclient_t;
 
 typedef struct zn_sclient_opts {
-    const char *data_dir;       /* the local conductor's [store] data_dir (its replica) */
+    const char *data_dir;       /* the local conductor's [store] data_dir, or its store/ subdir */
     const char *conductor_call; /* the conductors' call endpoints, comma-separated */
     const zn_keys_t *keys;      /* our CURVE pair (a controller key); NULL: plaintext */
     const char *conductor_public;

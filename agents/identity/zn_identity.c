@@ -31,7 +31,13 @@ const zn_cfg_opt_t zn_identity_options[] = {
           "IPV4:PORT of the Keystone v3 REST API"),
     S_STR("identity", "url_prefix", url_prefix, "/identity",
           "the API is served both at / and below this prefix (devstack-like URLs)"),
-    S_STR("identity", "data_dir", data_dir, "/var/lib/zinc/identity", "the identity store (LMDB)"),
+    S_STR("identity", "data_dir", data_dir, "/var/lib/zinc/identity",
+          "the identity store (LMDB) when store_conductor_call is empty: one node, no replication"),
+    S_STR("identity", "store_conductor_call", store_conductor_call, "",
+          "keep identity in the cluster's replicated store: the conductors' call endpoints"),
+    S_STR(
+        "identity", "store_replica_dir", store_replica_dir, "/var/lib/zinc/conductor/store",
+        "with store_conductor_call: this node's replica (the conductor's [store] data_dir/store)"),
     S_STR("identity", "token_keys_dir", token_keys_dir, "/etc/zinc/token-keys",
           "token key repository (0 staged, highest primary); made on first start"),
     S_INT("identity", "token_ttl_s", token_ttl_s, "3600", 1, 604800, "token lifetime"),
@@ -473,7 +479,8 @@ s_open_state(zn_identity_t *self, zn_fault_t *fault)
             return zn_fault_set(fault, rc, "bootstrap failed");
         }
     }
-    int rc = zn_idstore_open(&self->store, cfg->data_dir, fault);
+    zn_idstore_opts_t sopts = ZN_IDENTITY_STORE_OPTS(cfg);
+    int rc = zn_idstore_open(&self->store, &sopts, fault);
     if (rc == 0) {
         rc = zn_tokenkeys_open(&self->keys, cfg->token_keys_dir, fault);
     }

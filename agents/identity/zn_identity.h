@@ -13,12 +13,22 @@
 #include "zn_cfg.h"
 #include "zn_err.h"
 
+/* The identity store each command and the agent open, from CFG's [identity] and [security]. */
+#define ZN_IDENTITY_STORE_OPTS(cfg)                                             \
+    {                                                                           \
+        .path = (cfg)->data_dir, .conductor_call = (cfg)->store_conductor_call, \
+        .replica_dir = (cfg)->store_replica_dir, .curve = (cfg)->common.curve,  \
+        .keys_dir = (cfg)->common.keys_dir, .key_name = (cfg)->common.key_name  \
+    }
+
 typedef struct zn_identity_cfg {
     zn_agent_cfg_t common;
     char *call_endpoint;
     char *http_endpoint;
     char *url_prefix;
     char *data_dir;
+    char *store_conductor_call;
+    char *store_replica_dir;
     char *token_keys_dir;
     int64_t token_ttl_s;
     int64_t max_active_keys;

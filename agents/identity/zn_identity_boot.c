@@ -226,7 +226,8 @@ zn_identity_bootstrap(const zn_identity_cfg_t *cfg)
         rc = zn_tokenkeys_setup(cfg->token_keys_dir, &fault);
     }
     if (rc == 0) {
-        rc = zn_idstore_open(&store, cfg->data_dir, &fault);
+        zn_idstore_opts_t sopts = ZN_IDENTITY_STORE_OPTS(cfg);
+        rc = zn_idstore_open(&store, &sopts, &fault);
     }
     if (rc == 0) {
         rc = s_ensure_domain(store, &fault);

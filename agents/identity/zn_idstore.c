@@ -7,7 +7,10 @@
 
 #include "zn_batch.h"
 #include "zn_mem.h"
+#include "zn_sclient.h"
+#include "zn_secure.h"
 #include "zn_store.h"
+#include "zn_tables.h"
 #include "zn_uuid.h"
 
 #define S_PAGE 128
@@ -92,19 +95,23 @@ typedef struct s_kind {
 } s_kind_t;
 
 static const s_kind_t s_kinds[ZN_ID_KIND_COUNT] = {
-    [ZN_ID_DOMAIN] = {"domains", offsetof(zn_id_domain_t, name), SIZE_MAX},
-    [ZN_ID_PROJECT] = {"projects", offsetof(zn_id_project_t, name),
+    [ZN_ID_DOMAIN] = {ZN_TABLE_ID_DOMAINS, offsetof(zn_id_domain_t, name), SIZE_MAX},
+    [ZN_ID_PROJECT] = {ZN_TABLE_ID_PROJECTS, offsetof(zn_id_project_t, name),
                        offsetof(zn_id_project_t, domain_id)},
-    [ZN_ID_USER] = {"users", offsetof(zn_id_user_t, name), offsetof(zn_id_user_t, domain_id)},
-    [ZN_ID_ROLE] = {"roles", offsetof(zn_id_role_t, name), SIZE_MAX},
-    [ZN_ID_ASSIGNMENT] = {"assignments", SIZE_MAX, SIZE_MAX},
-    [ZN_ID_SERVICE] = {"services", SIZE_MAX, SIZE_MAX},
-    [ZN_ID_ENDPOINT] = {"endpoints", SIZE_MAX, SIZE_MAX},
-    [ZN_ID_REVOCATION] = {"revocations", SIZE_MAX, SIZE_MAX},
+    [ZN_ID_USER] = {ZN_TABLE_ID_USERS, offsetof(zn_id_user_t, name),
+                    offsetof(zn_id_user_t, domain_id)},
+    [ZN_ID_ROLE] = {ZN_TABLE_ID_ROLES, offsetof(zn_id_role_t, name), SIZE_MAX},
+    [ZN_ID_ASSIGNMENT] = {ZN_TABLE_ID_ASSIGNMENTS, SIZE_MAX, SIZE_MAX},
+    [ZN_ID_SERVICE] = {ZN_TABLE_ID_SERVICES, SIZE_MAX, SIZE_MAX},
+    [ZN_ID_ENDPOINT] = {ZN_TABLE_ID_ENDPOINTS, SIZE_MAX, SIZE_MAX},
+    [ZN_ID_REVOCATION] = {ZN_TABLE_ID_REVOCATIONS, SIZE_MAX, SIZE_MAX},
 };
 
 struct zn_idstore {
-    zn_store_t *store;
+    zn_store_t *store;   /* local mode */
+    zn_sclient_t *sc;    /* replicated mode */
+    zn_secure_t *secure; /* replicated mode: our keys for the conductors */
+    bool resolved;       /* the table handles below are set */
     const zn_store_table_t *tables[ZN_ID_KIND_COUNT];
     const zn_store_index_t *by_name[ZN_ID_KIND_COUNT];
     const zn_store_index_t *by_user;
@@ -126,88 +133,98 @@ s_name_key(zn_id_kind_t kind, const char *domain_id, const char *name)
     return zn_asprintf("%s/%s", domain_id != NULL ? domain_id : "", name);
 }
 
+/* Look the tables up once the store can be read (in replicated mode the conductor creates
+ * the replica, possibly after identity started). */
 static int
-s_extract_name(zn_buf_t record, uint32_t version, zn_store_keys_t *keys, void *arg)
+s_resolve(zn_idstore_t *self)
 {
-    (void)version;
-    zn_id_kind_t kind = (zn_id_kind_t)(uintptr_t)arg;
-    void *obj = zn_idstore_record_new(kind);
-    int rc = zn_schema_decode(&s_schemas[kind], record, obj, NULL, NULL);
-    if (rc == 0) {
-        const s_kind_t *k = &s_kinds[kind];
-        const char *domain = k->domain_offset != SIZE_MAX ? s_field(obj, k->domain_offset) : NULL;
-        char *value = s_name_key(kind, domain, s_field(obj, k->name_offset));
-        rc = zn_store_keys_add(keys, zn_batch_str(value));
-        zn_str_free(&value);
-    }
-    zn_idstore_record_free(kind, &obj);
-    return rc;
-}
-
-static int
-s_extract_assignment(zn_buf_t record, uint32_t version, zn_store_keys_t *keys, void *arg)
-{
-    (void)version;
-    size_t offset = (size_t)(uintptr_t)arg;
-    zn_id_assignment_t a;
-    int rc = zn_schema_decode(&s_schemas[ZN_ID_ASSIGNMENT], record, &a, NULL, NULL);
-    if (rc == 0) {
-        rc = zn_store_keys_add(keys, zn_batch_str(s_field(&a, offset)));
-        zn_schema_release(&s_schemas[ZN_ID_ASSIGNMENT], &a);
-    }
-    return rc;
-}
-
-#define S_NAME_INDEX(kind)                                       \
-    {                                                            \
-        {                                                        \
-            "by_name", s_extract_name, (void *)(uintptr_t)(kind) \
-        }                                                        \
-    }
-static const zn_store_index_def_t s_domain_idx[] = S_NAME_INDEX(ZN_ID_DOMAIN);
-static const zn_store_index_def_t s_project_idx[] = S_NAME_INDEX(ZN_ID_PROJECT);
-static const zn_store_index_def_t s_user_idx[] = S_NAME_INDEX(ZN_ID_USER);
-static const zn_store_index_def_t s_role_idx[] = S_NAME_INDEX(ZN_ID_ROLE);
-static const zn_store_index_def_t s_assignment_idx[] = {
-    {"by_user", s_extract_assignment, (void *)offsetof(zn_id_assignment_t, user_id)},
-    {"by_project", s_extract_assignment, (void *)offsetof(zn_id_assignment_t, project_id)},
-};
-
-static const zn_store_table_def_t s_tables[ZN_ID_KIND_COUNT] = {
-    [ZN_ID_DOMAIN] = {"domains", 1, s_domain_idx, 1},
-    [ZN_ID_PROJECT] = {"projects", 1, s_project_idx, 1},
-    [ZN_ID_USER] = {"users", 1, s_user_idx, 1},
-    [ZN_ID_ROLE] = {"roles", 1, s_role_idx, 1},
-    [ZN_ID_ASSIGNMENT] = {"assignments", 1, s_assignment_idx, 2},
-    [ZN_ID_SERVICE] = {"services", 1, NULL, 0},
-    [ZN_ID_ENDPOINT] = {"endpoints", 1, NULL, 0},
-    [ZN_ID_REVOCATION] = {"revocations", 1, NULL, 0},
-};
-
-int
-zn_idstore_open(zn_idstore_t **out, const char *path, zn_fault_t *fault)
-{
-    *out = NULL;
-    zn_store_opts_t opts = {
-        .path = path,
-        .tables = s_tables,
-        .table_count = ZN_ID_KIND_COUNT,
-        .map_initial_bytes = 16u << 20,
-    };
-    zn_idstore_t *self = zn_calloc(1, sizeof(*self));
-    int rc = zn_store_open(&self->store, &opts, fault);
-    if (rc < 0) {
-        zn_free(self);
-        return rc;
+    if (self->resolved) {
+        return 0;
     }
     for (int kind = 0; kind < ZN_ID_KIND_COUNT; kind++) {
-        self->tables[kind] = zn_store_table(self->store, s_kinds[kind].table);
+        self->tables[kind] = self->store != NULL ? zn_store_table(self->store, s_kinds[kind].table)
+                                                 : zn_sclient_table(self->sc, s_kinds[kind].table);
+        if (self->tables[kind] == NULL) {
+            return -EIO;
+        }
         self->by_name[kind] = s_kinds[kind].name_offset != SIZE_MAX
                                   ? zn_store_index(self->tables[kind], "by_name")
                                   : NULL;
     }
     self->by_user = zn_store_index(self->tables[ZN_ID_ASSIGNMENT], "by_user");
     self->by_project = zn_store_index(self->tables[ZN_ID_ASSIGNMENT], "by_project");
+    self->resolved = true;
+    return 0;
+}
+
+static int
+s_read_begin(zn_idstore_t *self, zn_store_read_t **txn)
+{
+    *txn = NULL;
+    if (s_resolve(self) < 0) {
+        return -EIO;
+    }
+    int rc = self->store != NULL ? zn_store_read_begin(self->store, txn)
+                                 : zn_sclient_read_begin(self->sc, txn, NULL);
+    return rc < 0 ? -EIO : 0;
+}
+
+/* Commit BATCH: in place (local) or through the conductors (replicated). */
+static int
+s_apply(zn_idstore_t *self, const zn_batch_t *batch, zn_fault_t *fault)
+{
+    if (self->store != NULL) {
+        return zn_store_apply(self->store, zn_batch_bytes(batch), 0, fault);
+    }
+    return zn_sclient_write_sync(self->sc, NULL, batch, ZN_SCLIENT_WRITE_TIMEOUT_MS, fault);
+}
+
+static int
+s_open_local(zn_idstore_t *self, const zn_idstore_opts_t *opts, zn_fault_t *fault)
+{
+    size_t count = 0;
+    const zn_store_table_def_t *tables = zn_tables(&count);
+    zn_store_opts_t sopts = {
+        .path = opts->path,
+        .tables = tables,
+        .table_count = count,
+        .map_initial_bytes = 16u << 20,
+    };
+    int rc = zn_store_open(&self->store, &sopts, fault);
+    return rc < 0 ? rc : s_resolve(self);
+}
+
+static int
+s_open_replicated(zn_idstore_t *self, const zn_idstore_opts_t *opts, zn_fault_t *fault)
+{
+    int rc = zn_secure_open(&self->secure, opts->curve, opts->keys_dir, opts->key_name, fault);
+    char conductor_public[ZN_KEY_Z85_LEN + 1];
+    if (rc == 0) {
+        rc = zn_secure_peer_public(self->secure, "conductor", conductor_public, fault);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    zn_sclient_opts_t sopts = {
+        .data_dir = opts->replica_dir,
+        .conductor_call = opts->conductor_call,
+        .keys = zn_secure_keys(self->secure),
+        .conductor_public = zn_secure_public_or_null(self->secure, conductor_public),
+    };
+    return zn_sclient_open(&self->sc, &sopts, fault);
+}
+
+int
+zn_idstore_open(zn_idstore_t **out, const zn_idstore_opts_t *opts, zn_fault_t *fault)
+{
+    *out = NULL;
+    zn_idstore_t *self = zn_calloc(1, sizeof(*self));
+    bool replicated = opts->conductor_call != NULL && opts->conductor_call[0] != '\0';
+    int rc = replicated ? s_open_replicated(self, opts, fault) : s_open_local(self, opts, fault);
+    if (rc < 0) {
+        zn_idstore_destroy(&self);
+        return rc;
+    }
     *out = self;
     return 0;
 }
@@ -220,6 +237,8 @@ zn_idstore_destroy(zn_idstore_t **self_p)
         return;
     }
     zn_store_destroy(&self->store);
+    zn_sclient_destroy(&self->sc);
+    zn_secure_destroy(&self->secure);
     zn_free(self);
     *self_p = NULL;
 }
@@ -267,7 +286,7 @@ zn_idstore_get(zn_idstore_t *self, zn_id_kind_t kind, const char *id, void *obj)
         return -ENOENT;
     }
     zn_store_read_t *txn = NULL;
-    int rc = zn_store_read_begin(self->store, &txn);
+    int rc = s_read_begin(self, &txn);
     if (rc < 0) {
         return -EIO;
     }
@@ -285,13 +304,14 @@ zn_idstore_find(zn_idstore_t *self, zn_id_kind_t kind, const char *domain_id, co
                 void *obj)
 {
     memset(obj, 0, s_schemas[kind].size);
+    (void)s_resolve(self); /* failing, the lookup below finds nothing */
     if (self->by_name[kind] == NULL || name == NULL || strlen(name) > ZN_ID_NAME_MAX) {
         return -ENOENT;
     }
     char *value = s_name_key(kind, domain_id, name);
     zn_store_index_query_t query = {.value = zn_batch_str(value), .match = ZN_STORE_MATCH_EXACT};
     zn_store_read_t *txn = NULL;
-    int rc = zn_store_read_begin(self->store, &txn);
+    int rc = s_read_begin(self, &txn);
     if (rc == 0) {
         zn_store_record_t record;
         rc = zn_store_index_scan(txn, self->by_name[kind], &query, &record, 1);
@@ -319,7 +339,7 @@ s_each_page(s_page_t *page, zn_idstore_each_fn *fn, void *arg, int *stop)
 {
     zn_store_record_t records[S_PAGE];
     zn_store_read_t *txn = NULL;
-    if (zn_store_read_begin(page->self->store, &txn) < 0) {
+    if (s_read_begin(page->self, &txn) < 0) {
         return -EIO;
     }
     zn_buf_t marker = {page->marker, page->marker_len};
@@ -352,6 +372,9 @@ int
 zn_idstore_each(zn_idstore_t *self, zn_id_kind_t kind, const char *user_id, const char *project_id,
                 zn_idstore_each_fn *fn, void *arg)
 {
+    if (s_resolve(self) < 0) {
+        return -EIO;
+    }
     s_page_t page = {.self = self, .kind = kind};
     if (kind == ZN_ID_ASSIGNMENT && user_id != NULL) {
         page.index = self->by_user;
@@ -402,7 +425,7 @@ s_put(zn_idstore_t *self, zn_id_kind_t kind, const void *obj, uint64_t expect_ge
     int rc = zn_batch_put(batch, s_kinds[kind].table, zn_batch_str(s_field(obj, 0)),
                           zn_pack_buf(pack), expect_gen);
     if (rc == 0) {
-        rc = zn_store_apply(self->store, zn_batch_bytes(batch), 0, fault);
+        rc = s_apply(self, batch, fault);
     }
     if (rc == ZN_ECONFLICT) {
         rc = zn_fault_set(fault, expect_gen == ZN_BATCH_GEN_ABSENT ? -EEXIST : -ENOENT, "%s %s: %s",
@@ -429,7 +452,7 @@ zn_idstore_update(zn_idstore_t *self, zn_id_kind_t kind, const void *obj, zn_fau
 {
     zn_store_read_t *txn = NULL;
     uint64_t generation = 0;
-    if (zn_store_read_begin(self->store, &txn) < 0) {
+    if (s_read_begin(self, &txn) < 0) {
         return zn_fault_set(fault, -EIO, "cannot read the identity store");
     }
     int rc = zn_store_get_generation(txn, self->tables[kind], zn_batch_str(s_field(obj, 0)),
@@ -455,7 +478,7 @@ zn_idstore_delete(zn_idstore_t *self, zn_id_kind_t kind, const char *id, zn_faul
     zn_batch_t *batch = zn_batch_new();
     rc = zn_batch_delete(batch, s_kinds[kind].table, zn_batch_str(id), ZN_BATCH_GEN_ANY);
     if (rc == 0) {
-        rc = zn_store_apply(self->store, zn_batch_bytes(batch), 0, fault);
+        rc = s_apply(self, batch, fault);
     }
     zn_batch_destroy(&batch);
     return rc < 0 ? zn_fault_set(fault, -EIO, "%s %s: cannot delete", s_schemas[kind].name, id) : 0;
@@ -469,7 +492,7 @@ zn_idstore_has_role(zn_idstore_t *self, const char *project_id, const char *user
     zn_store_read_t *txn = NULL;
     uint64_t generation = 0;
     bool found = false;
-    if (strlen(id) <= ZN_STORE_KEY_MAX_BYTES && zn_store_read_begin(self->store, &txn) == 0) {
+    if (strlen(id) <= ZN_STORE_KEY_MAX_BYTES && s_read_begin(self, &txn) == 0) {
         found = zn_store_get_generation(txn, self->tables[ZN_ID_ASSIGNMENT], zn_batch_str(id),
                                         &generation) == 0;
         zn_store_read_end(&txn);

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* zn_idstore.h - the identity tables: domains, projects, users, roles, role assignments,
  * services, endpoints and revocation events, as zn_schema records over zn_store.
- * This is the only identity module that knows the store is LMDB: moving writes to the
- * replicated store through the conductor later changes this file alone. */
+ * This is the only identity module that knows where records live (zn_idstore_opts_t). */
 #ifndef ZN_IDSTORE_H
 #define ZN_IDSTORE_H
 
@@ -100,9 +99,22 @@ typedef struct zn_id_revocation {
 
 typedef struct zn_idstore zn_idstore_t;
 
-/* Open (creating) the identity store in directory PATH. Returns 0 or a negative errno with
- * FAULT. */
-ZN_MUST_CHECK int zn_idstore_open(zn_idstore_t **out, const char *path, zn_fault_t *fault);
+/* Where identity keeps its records: the cluster's replicated store (reads from this node's
+ * replica, writes through the conductors) or, for a single node without a conductor, an LMDB
+ * store of its own. */
+typedef struct zn_idstore_opts {
+    const char *path;           /* local mode: the store's directory (created) */
+    const char *conductor_call; /* replicated mode when not NULL/empty: the conductors */
+    const char *replica_dir; /* replicated mode: this node's replica (conductor data_dir/store) */
+    bool curve;              /* replicated mode: CURVE to the conductors, with... */
+    const char *keys_dir;    /* ...this key directory and */
+    const char *key_name;    /* ...this key (a controller key) */
+} zn_idstore_opts_t;
+
+/* Open the identity store per OPTS (strings borrowed for the call). Returns 0 or a negative
+ * errno with FAULT. */
+ZN_MUST_CHECK int zn_idstore_open(zn_idstore_t **out, const zn_idstore_opts_t *opts,
+                                  zn_fault_t *fault);
 
 void zn_idstore_destroy(zn_idstore_t **self_p);
 

@@ -68,7 +68,8 @@ static int
 s_count(s_fixture_t *f, zn_id_kind_t kind)
 {
     zn_idstore_t *store = NULL;
-    assert_int_equal(zn_idstore_open(&store, f->cfg.data_dir, NULL), 0);
+    assert_int_equal(zn_idstore_open(&store, &(zn_idstore_opts_t){.path = f->cfg.data_dir}, NULL),
+                     0);
     int count = 0;
     assert_int_equal(zn_idstore_each(store, kind, NULL, NULL, s_count_one, &count), 0);
     zn_idstore_destroy(&store);

@@ -35,7 +35,7 @@ s_setup(void **state)
     assert_non_null(mkdtemp(f->dir));
     char *data = zn_asprintf("%s/data", f->dir);
     char *keys = zn_asprintf("%s/keys", f->dir);
-    assert_int_equal(zn_idstore_open(&f->store, data, NULL), 0);
+    assert_int_equal(zn_idstore_open(&f->store, &(zn_idstore_opts_t){.path = data}, NULL), 0);
     assert_int_equal(zn_tokenkeys_open(&f->keys, keys, NULL), 0);
     assert_int_equal(zn_idauth_open(&f->auth, f->store, f->keys, 3600000, NULL), 0);
     zn_str_free(&data);

@@ -24,7 +24,7 @@ s_setup(void **state)
     s_fixture_t *f = zn_calloc(1, sizeof(*f));
     f->dir = zn_strdup("/tmp/zn-idstore.XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    assert_int_equal(zn_idstore_open(&f->store, f->dir, NULL), 0);
+    assert_int_equal(zn_idstore_open(&f->store, &(zn_idstore_opts_t){.path = f->dir}, NULL), 0);
     *state = f;
     return 0;
 }
