@@ -17,6 +17,7 @@ struct zn_idauth {
     int64_t ttl_ms;
     zhashx_t *revoked; /* "a:AUDIT", "u:USER", "p:PROJECT" -> s_event_t */
     uint64_t generation;
+    size_t learned; /* events a load found new */
 };
 
 void
@@ -45,9 +46,11 @@ s_free_item(void **item)
     *item = NULL;
 }
 
-static void
+/* Keep EVENT in memory; true when it revokes more than what was known. */
+static bool
 s_remember(zn_idauth_t *self, const zn_id_revocation_t *event)
 {
+    bool more = false;
     char *key = event->audit_id != NULL  ? zn_asprintf("a:%s", event->audit_id)
                 : event->user_id != NULL ? zn_asprintf("u:%s", event->user_id)
                                          : zn_asprintf("p:%s", event->project_id);
@@ -55,14 +58,17 @@ s_remember(zn_idauth_t *self, const zn_id_revocation_t *event)
     if (known == NULL) {
         known = zn_calloc(1, sizeof(*known));
         (void)zhashx_insert(self->revoked, key, known); /* absent: looked up above */
+        more = true;
     }
     if (event->issued_before_ms > known->issued_before_ms) {
         known->issued_before_ms = event->issued_before_ms;
+        more = true;
     }
     if (event->expires_at_ms > known->expires_at_ms) {
         known->expires_at_ms = event->expires_at_ms;
     }
     zn_str_free(&key);
+    return more;
 }
 
 static int
@@ -71,10 +77,25 @@ s_load_one(void *arg, const void *obj)
     zn_idauth_t *self = arg;
     const zn_id_revocation_t *event = obj;
     if (event->expires_at_ms > zn_clock_wall_ms() &&
-        (event->audit_id != NULL || event->user_id != NULL || event->project_id != NULL)) {
-        s_remember(self, event);
+        (event->audit_id != NULL || event->user_id != NULL || event->project_id != NULL) &&
+        s_remember(self, event)) {
+        self->learned++;
     }
     return 0;
+}
+
+int
+zn_idauth_refresh(zn_idauth_t *self, zn_fault_t *fault)
+{
+    self->learned = 0;
+    int rc = zn_idstore_each(self->store, ZN_ID_REVOCATION, NULL, NULL, s_load_one, self);
+    if (rc < 0) {
+        return zn_fault_set(fault, rc, "cannot read revocation events: %s", zn_strerror(rc));
+    }
+    if (self->learned > 0) {
+        self->generation++; /* API agents drop their caches when they see it move */
+    }
+    return (int)self->learned;
 }
 
 int

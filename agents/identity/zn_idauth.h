@@ -69,6 +69,11 @@ ZN_MUST_CHECK int zn_idauth_revoke(zn_idauth_t *self, const char *audit_id, cons
  * store. Returns how many stored events were removed, or -EIO with FAULT. */
 ZN_MUST_CHECK int zn_idauth_prune(zn_idauth_t *self, int64_t now_wall_ms, zn_fault_t *fault);
 
+/* Read the store's revocation events again and keep what is new: another identity agent on the
+ * same replicated store may have revoked tokens. Returns how many events revoked more than was
+ * known (the generation moves when any did), or a negative errno with FAULT. */
+ZN_MUST_CHECK int zn_idauth_refresh(zn_idauth_t *self, zn_fault_t *fault);
+
 /* Bumped by every revocation; starts at the wall clock in ms at open, so that it grows across
  * restarts too. */
 uint64_t zn_idauth_revocation_generation(const zn_idauth_t *self);

@@ -411,6 +411,12 @@ s_on_keys_timer(zloop_t *loop, int timer_id, void *arg)
         zn_log_notice(NULL, "token keys reloaded primary=%d count=%zu",
                       zn_tokenkeys_primary_number(self->keys), zn_tokenkeys_count(self->keys));
     }
+    rc = zn_idauth_refresh(self->auth, &fault);
+    if (rc < 0) {
+        zn_log_warn(NULL, "revocations not reloaded: %s", zn_fault_message(&fault));
+    } else if (rc > 0) {
+        zn_log_notice(NULL, "revocations learned from the store count=%d", rc);
+    }
     if (++self->ticks % S_PRUNE_EVERY == 0 &&
         zn_idauth_prune(self->auth, zn_clock_wall_ms(), &fault) < 0) {
         zn_log_warn(NULL, "revocation events not pruned: %s", zn_fault_message(&fault));

@@ -35,6 +35,7 @@ static const s_entry_t s_table[] = {
     {"identity:list_roles", ZN_RULE_SCOPED},
     {"identity:get_role", ZN_RULE_SCOPED},
     {"identity:create_role", ZN_RULE_ADMIN},
+    {"identity:update_role", ZN_RULE_ADMIN},
     {"identity:delete_role", ZN_RULE_ADMIN},
     {"identity:list_role_assignments", ZN_RULE_ADMIN},
     {"identity:check_grant", ZN_RULE_OWN_PROJECT},
@@ -44,10 +45,12 @@ static const s_entry_t s_table[] = {
     {"identity:list_services", ZN_RULE_SCOPED},
     {"identity:get_service", ZN_RULE_SCOPED},
     {"identity:create_service", ZN_RULE_ADMIN},
+    {"identity:update_service", ZN_RULE_ADMIN},
     {"identity:delete_service", ZN_RULE_ADMIN},
     {"identity:list_endpoints", ZN_RULE_SCOPED},
     {"identity:get_endpoint", ZN_RULE_SCOPED},
     {"identity:create_endpoint", ZN_RULE_ADMIN},
+    {"identity:update_endpoint", ZN_RULE_ADMIN},
     {"identity:delete_endpoint", ZN_RULE_ADMIN},
 };
 

@@ -65,6 +65,17 @@ listed() { on "$port2" project list -f value -c Name | grep -qx demo; }
 check "identity 2 lists it" wait_for 5 listed
 check "a duplicate name is refused through identity 2" bash -c "$(declare -f on); ! on $port2 project create demo"
 
+# PATCH of roles, services and endpoints, written through one agent, read through the other.
+on "$port1" role create auditor >/dev/null
+check "role set --name (PATCH /v3/roles)" bash -c "$(declare -f on); on $port1 role set --name inspector auditor"
+renamed() { on "$port2" role show inspector -f value -c name | grep -qx inspector; }
+check "the renamed role is seen by identity 2" wait_for 5 renamed
+check "service set --description (PATCH /v3/services)" bash -c "$(declare -f on); on $port1 service set --description 'cloud compute' compute"
+check "service description changed" bash -c "$(declare -f on); on $port2 service show compute -f value -c description | grep -qx 'cloud compute'"
+ep=$(on "$port1" endpoint list --service compute --interface admin -f value -c ID)
+check "endpoint set --url (PATCH /v3/endpoints)" bash -c "$(declare -f on); on $port1 endpoint set --url http://127.0.0.1:9/compute/v2.1 $ep"
+check "endpoint url changed" bash -c "$(declare -f on); on $port2 endpoint show $ep -f value -c url | grep -qx http://127.0.0.1:9/compute/v2.1"
+
 token=$(on "$port1" token issue -f value -c id)
 admin_token=$(on "$port2" token issue -f value -c id)
 status=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $admin_token" \
