@@ -118,6 +118,12 @@ id_fixture_call_endpoint(const id_fixture_t *self)
     return self->call_endpoint;
 }
 
+uint16_t
+id_fixture_http_port(const id_fixture_t *self)
+{
+    return self->port;
+}
+
 static int
 s_connect(uint16_t port)
 {
@@ -177,6 +183,42 @@ id_fixture_http(const id_fixture_t *self, const char *method, const char *path, 
     zn_free(response);
     zn_str_free(&request);
     zn_str_free(&auth);
+    return status;
+}
+
+int
+id_fixture_http_at(uint16_t port, const char *method, const char *path, const char *token,
+                   const char *body, char *out, size_t cap)
+{
+    int fd = s_connect(port);
+    char *request = zn_asprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n"
+                                "%s%s%sContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                                "\r\n%s",
+                                method, path, port, token != NULL ? "X-Auth-Token: " : "",
+                                token != NULL ? token : "", token != NULL ? "\r\n" : "",
+                                body != NULL ? strlen(body) : 0, body != NULL ? body : "");
+    size_t len = strlen(request);
+    if (write(fd, request, len) != (ssize_t)len) {
+        abort();
+    }
+    size_t used = 0;
+    size_t buf_cap = 65536;
+    char *response = zn_malloc(buf_cap);
+    ssize_t n = 0;
+    while ((n = read(fd, response + used, buf_cap - 1 - used)) > 0) {
+        used += (size_t)n;
+    }
+    response[used] = '\0';
+    close(fd);
+    int status = 0;
+    if (sscanf(response, "HTTP/1.1 %d", &status) != 1) {
+        status = -1;
+    }
+    if (out != NULL && cap > 0) {
+        (void)snprintf(out, cap, "%s", response);
+    }
+    zn_free(response);
+    zn_str_free(&request);
     return status;
 }
 

@@ -30,6 +30,15 @@ int id_fixture_http(const id_fixture_t *self, const char *method, const char *pa
                     const char *token, const char *subject_in, const char *body, char *subject,
                     size_t cap);
 
+/* The agent's HTTP port. */
+uint16_t id_fixture_http_port(const id_fixture_t *self);
+
+/* Send METHOD PATH with X-Auth-Token TOKEN (may be NULL) and the JSON BODY (may be NULL) to
+ * 127.0.0.1:PORT (any agent's REST port); return the HTTP status. The whole response, headers
+ * included, lands in OUT (cap bytes; may be NULL). For tests of the other REST agents too. */
+int id_fixture_http_at(uint16_t port, const char *method, const char *path, const char *token,
+                       const char *body, char *out, size_t cap);
+
 /* Password-login USER to PROJECT; the token into OUT (cap bytes). Returns the HTTP status. */
 int id_fixture_login(const id_fixture_t *self, const char *user, const char *password,
                      const char *project, char *out, size_t cap);
