@@ -22,6 +22,7 @@ struct zn_agent {
     char *host;
     zloop_t *loop;
     zn_metrics_t *metrics;
+    zn_trace_t *trace;
     zn_server_t *admin;
     zn_method_t admin_methods[S_ADMIN_METHODS_MAX + 1];
     int signal_fd;
@@ -159,11 +160,41 @@ s_admin_log_level(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *faul
     return rc;
 }
 
+typedef struct {
+    char *req_id;
+} s_trace_req_t;
+
+static const zn_field_t s_trace_fields[] = {
+    {"req_id", ZN_FT_STR, ZN_F_REQUIRED, offsetof(s_trace_req_t, req_id), 1, ZN_ID_MAX, NULL},
+};
+
+static const zn_schema_t s_trace_schema = {"trace", 1, s_trace_fields, 1, sizeof(s_trace_req_t)};
+
+/* `trace`: this agent's spans of one request: {role, host, spans [...]} (zn_trace_pack). */
+static int
+s_admin_trace(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
+{
+    zn_agent_t *self = arg;
+    s_trace_req_t req;
+    int rc = zn_schema_decode(&s_trace_schema, zn_call_env(call)->body, &req, NULL, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    zn_pack_map(reply, 3);
+    zn_pack_str(reply, "role");
+    zn_pack_str(reply, self->role);
+    zn_pack_str(reply, "host");
+    zn_pack_str(reply, self->host);
+    zn_pack_str(reply, "spans");
+    zn_trace_pack(self->trace, req.req_id, reply);
+    zn_schema_release(&s_trace_schema, &req);
+    return 0;
+}
+
 static const zn_method_t s_builtin_admin[] = {
-    {"ping", s_admin_ping, ZN_M_CALL},
-    {"status", s_admin_status, ZN_M_CALL},
-    {"metrics", s_admin_metrics, ZN_M_CALL},
-    {"log_level", s_admin_log_level, ZN_M_CALL},
+    {"ping", s_admin_ping, ZN_M_CALL},       {"status", s_admin_status, ZN_M_CALL},
+    {"metrics", s_admin_metrics, ZN_M_CALL}, {"log_level", s_admin_log_level, ZN_M_CALL},
+    {"trace", s_admin_trace, ZN_M_CALL},
 };
 
 static int
@@ -280,6 +311,7 @@ zn_agent_open(zn_agent_t **out, const zn_agent_opts_t *opts, zn_fault_t *fault)
     self->started_mono_ms = zn_clock_mono_ms();
     self->loop = zloop_new();
     self->metrics = zn_metrics_new();
+    self->trace = zn_trace_new(0);
     self->heartbeat_body = zn_pack_new();
     /* zloop must not catch SIGINT itself: signals come through our signalfd. */
     zloop_set_nonstop(self->loop, true);
@@ -314,6 +346,7 @@ zn_agent_destroy(zn_agent_t **self_p)
     zn_schema_release(&zn_service_schema, &self->service);
     zn_pack_destroy(&self->heartbeat_body);
     zn_metrics_destroy(&self->metrics);
+    zn_trace_destroy(&self->trace);
     zn_secure_destroy(&self->secure);
     zn_str_free(&self->role);
     zn_str_free(&self->host);
@@ -364,6 +397,7 @@ zn_agent_serve(zn_agent_t *self, const char *name, const char *call_endpoint,
         .keys = self->opts.keys,
         .allow = self->secure != NULL ? zn_secure_allow(self->secure) : NULL,
         .metrics = self->metrics,
+        .trace = self->trace,
     };
     int rc = zn_server_open(out, &opts, methods, arg, fault);
     if (rc == 0) {
@@ -379,6 +413,12 @@ zloop_t *
 zn_agent_loop(zn_agent_t *self)
 {
     return self->loop;
+}
+
+zn_trace_t *
+zn_agent_trace(zn_agent_t *self)
+{
+    return self->trace;
 }
 
 zn_metrics_t *

@@ -15,6 +15,7 @@
 #include "zn_registry.h"
 #include "zn_secure.h"
 #include "zn_server.h"
+#include "zn_trace.h"
 
 struct zn_agent_cfg;
 
@@ -72,6 +73,10 @@ ZN_MUST_CHECK int zn_agent_serve(zn_agent_t *self, const char *name, const char 
 zloop_t *zn_agent_loop(zn_agent_t *self);
 
 zn_metrics_t *zn_agent_metrics(zn_agent_t *self);
+
+/* The agent's span ring: servers opened with zn_agent_serve fill it, the admin socket's `trace`
+ * method reads it; agents add spans of their own steps (zn_trace_add). Borrowed from SELF. */
+zn_trace_t *zn_agent_trace(zn_agent_t *self);
 
 /* The ARG of the options. Admin methods (built-in and admin_extra) are called with the agent as
  * their handler argument; an extra method reaches its own state through this. */

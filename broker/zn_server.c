@@ -23,6 +23,7 @@ struct zn_call {
     char peer[S_PEER_MAX];
     zn_env_t env;
     bool is_cast;
+    int64_t started_us; /* when its handler ran, for the trace span of a deferred answer */
     uint8_t routing_id[S_ROUTING_ID_MAX];
     size_t routing_id_len;
 };
@@ -37,6 +38,7 @@ struct zn_server {
     const zn_method_t *methods;
     void *arg;
     zn_metrics_t *metrics;
+    zn_trace_t *trace;
     zn_dedup_t *dedup;
     zn_pack_t *body;  /* the handler's reply body */
     zn_pack_t *frame; /* the encoded reply */
@@ -94,6 +96,7 @@ zn_server_open(zn_server_t **out, const zn_server_opts_t *opts, const zn_method_
     self->methods = methods;
     self->arg = arg;
     self->metrics = opts->metrics;
+    self->trace = opts->trace;
     self->dedup = zn_dedup_new(opts->dedup_capacity ? opts->dedup_capacity : 65536,
                                opts->dedup_window_ms ? opts->dedup_window_ms : 120000);
     self->body = zn_pack_new();
@@ -195,10 +198,17 @@ s_run_handler(zn_server_t *self, zn_call_t *call, const zn_method_t *method)
     zn_fault_t fault;
     zn_fault_clear(&fault);
     zn_pack_reset(self->body);
-    int64_t started_us = self->metrics != NULL ? zn_clock_mono_us() : 0;
+    bool traced = self->trace != NULL && call->env.ctx.req_id[0] != '\0';
+    int64_t started_us = self->metrics != NULL || traced ? zn_clock_mono_us() : 0;
+    call->started_us = started_us; /* before the handler: zn_call_defer copies CALL */
     int rc = method->fn(self->arg, call, self->body, &fault);
+    int64_t took_us = started_us != 0 ? zn_clock_mono_us() - started_us : 0;
     if (self->metrics != NULL) {
-        zn_metrics_observe_us(self->metrics, "rpc_handler_us", zn_clock_mono_us() - started_us);
+        zn_metrics_observe_us(self->metrics, "rpc_handler_us", took_us);
+    }
+    if (traced && rc != ZN_DEFERRED) {
+        zn_trace_add(self->trace, call->env.ctx.req_id, call->env.method,
+                     call->is_cast ? "cast" : "call", started_us, took_us, rc < 0 ? rc : 0);
     }
     if (rc == ZN_DEFERRED) {
         return;
@@ -466,6 +476,10 @@ zn_server_answer(zn_server_t *self, zn_call_t **call_p, int code, zn_buf_t body,
     *call_p = NULL;
     if (code < 0) {
         s_count(self, "rpc_errors");
+    }
+    if (self->trace != NULL && call->env.ctx.req_id[0] != '\0' && call->started_us != 0) {
+        zn_trace_add(self->trace, call->env.ctx.req_id, call->env.method, "call, deferred",
+                     call->started_us, zn_clock_mono_us() - call->started_us, code < 0 ? code : 0);
     }
     int rc = s_send_answer(self, call, code, body, message);
     zn_free(call);

@@ -13,6 +13,7 @@
 #include "zn_keys.h"
 #include "zn_metrics.h"
 #include "zn_mp.h"
+#include "zn_trace.h"
 
 typedef struct zn_server zn_server_t;
 
@@ -51,6 +52,7 @@ typedef struct zn_server_opts {
     zn_metrics_t *metrics;     /* borrowed, may be NULL */
     size_t dedup_capacity;     /* remembered message ids; 0: 65536 */
     int64_t dedup_window_ms;   /* how long an id is remembered; 0: 120000 */
+    zn_trace_t *trace;         /* borrowed, may be NULL: a span per handled request with an id */
 } zn_server_opts_t;
 
 /* Bind the sockets of OPTS and serve METHODS (borrowed; must outlive the server) with ARG.

@@ -25,6 +25,7 @@ struct zn_rest {
     zn_idclient_t *idclient;
     int64_t validate_timeout_ms;
     zn_metrics_t *metrics;
+    zn_trace_t *trace;
     zn_http_t *http;
     size_t pending; /* requests past their handler with no answer yet */
 };
@@ -192,6 +193,14 @@ s_answer(zn_rest_req_t *req, unsigned status, const char *content_type, const ch
                              1);
         }
         zn_metrics_observe_us(rest->metrics, "http_request_us", took_us);
+    }
+    if (rest->trace != NULL) {
+        char step[ZN_TRACE_STEP_MAX + 1];
+        char detail[32];
+        (void)snprintf(step, sizeof(step), "%s %s", zn_http_method(req->http), req->path);
+        (void)snprintf(detail, sizeof(detail), "http %u", status);
+        zn_trace_add(rest->trace, zn_http_request_id(req->http), step, detail, req->start_us,
+                     took_us, status >= 400 ? -(int)status : 0);
     }
     zn_log_info(zn_http_request_id(req->http), "%s %s status=%u us=%lld peer=%s",
                 zn_http_method(req->http), zn_http_path(req->http), status, (long long)took_us,
@@ -513,6 +522,7 @@ zn_rest_open(zn_rest_t **out, const zn_rest_opts_t *opts, zn_fault_t *fault)
     self->validate_timeout_ms =
         opts->validate_timeout_ms > 0 ? opts->validate_timeout_ms : S_VALIDATE_TIMEOUT_MS;
     self->metrics = opts->metrics;
+    self->trace = opts->trace;
     zn_http_opts_t http_opts = {
         .endpoint = opts->endpoint,
         .body_max_bytes = opts->body_max_bytes,

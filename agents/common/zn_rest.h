@@ -26,6 +26,7 @@
 #include "zn_http.h"
 #include "zn_idclient.h"
 #include "zn_metrics.h"
+#include "zn_trace.h"
 
 #define ZN_REST_CAPTURES 4
 
@@ -74,6 +75,7 @@ typedef struct zn_rest_opts {
     size_t body_max_bytes;         /* 0: ZN_HTTP_BODY_MAX_DEFAULT */
     int64_t validate_timeout_ms;   /* 0: 2000 */
     zn_metrics_t *metrics;         /* borrowed, may be NULL: requests, errors, latency */
+    zn_trace_t *trace;             /* borrowed, may be NULL: a span per request (zn_agent_trace) */
 } zn_rest_opts_t;
 
 /* Listen per OPTS. Returns 0, -EINVAL with FAULT (bad options), or zn_http_open's errors. */
