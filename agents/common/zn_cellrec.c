@@ -329,3 +329,24 @@ static const zn_field_t s_quota_fields[] = {
     S_F(zn_cell_quota_t, ram_mb, ZN_FT_I64, 0, 0),
 };
 S_SCHEMA(zn_cell_quota_schema, "quota", zn_cell_quota_t, s_quota_fields);
+
+static const zn_field_t s_group_fields[] = {
+    S_F(zn_cell_group_t, id, ZN_FT_STR, ZN_F_REQUIRED, 64),
+    S_F(zn_cell_group_t, name, ZN_FT_STR, 0, 255),
+    S_F(zn_cell_group_t, project_id, ZN_FT_STR, 0, 64),
+    S_F(zn_cell_group_t, user_id, ZN_FT_STR, 0, 64),
+    S_F(zn_cell_group_t, policy, ZN_FT_STR, 0, 32),
+    S_LIST(zn_cell_group_t, members, ZN_FT_STRLIST, member_count, 1024, NULL),
+    S_F(zn_cell_group_t, created_ms, ZN_FT_I64, 0, 0),
+};
+S_SCHEMA(zn_cell_group_schema, "server_group", zn_cell_group_t, s_group_fields);
+
+static const zn_field_t s_keypair_fields[] = {
+    S_F(zn_cell_keypair_t, user_id, ZN_FT_STR, ZN_F_REQUIRED, 64),
+    S_F(zn_cell_keypair_t, name, ZN_FT_STR, ZN_F_REQUIRED, 255),
+    S_F(zn_cell_keypair_t, type, ZN_FT_STR, 0, 16),
+    S_F(zn_cell_keypair_t, public_key, ZN_FT_STR, 0, 16384),
+    S_F(zn_cell_keypair_t, fingerprint, ZN_FT_STR, 0, 128),
+    S_F(zn_cell_keypair_t, created_ms, ZN_FT_I64, 0, 0),
+};
+S_SCHEMA(zn_cell_keypair_schema, "keypair", zn_cell_keypair_t, s_keypair_fields);

@@ -225,6 +225,35 @@ typedef struct zn_cell_claim {
 
 extern const zn_schema_t zn_cell_claim_schema;
 
+/* A server group (table server_groups, key id; index project_id), Nova's os-server-groups. The
+ * api writes it and adds each instance created in the group to MEMBERS before asking the
+ * scheduler; the scheduler reads it for (anti-)affinity. */
+typedef struct zn_cell_group {
+    char *id;
+    char *name;
+    char *project_id;
+    char *user_id;
+    char *policy;   /* "affinity", "anti-affinity", "soft-affinity", "soft-anti-affinity" */
+    char **members; /* instance ids */
+    size_t member_count;
+    int64_t created_ms;
+} zn_cell_group_t;
+
+extern const zn_schema_t zn_cell_group_schema;
+
+/* A key pair (table keypairs, key "USER_ID/NAME"; index user_id): Nova's os-keypairs. The api
+ * writes it; the public key is copied into an instance at create time. */
+typedef struct zn_cell_keypair {
+    char *user_id;
+    char *name;
+    char *type; /* "ssh" or "x509" */
+    char *public_key;
+    char *fingerprint;
+    int64_t created_ms;
+} zn_cell_keypair_t;
+
+extern const zn_schema_t zn_cell_keypair_schema;
+
 /* A project's usage (table quota_usage) and limits (table quotas; -1 unlimited). */
 typedef struct zn_cell_quota {
     char *project_id;
