@@ -83,6 +83,7 @@ s_with_store(zn_conductor_t *self, s_store_fn *fn, zn_call_t *call, zn_pack_t *r
 S_STORE_CALL(s_store_write, zn_conductor_store_write)
 S_STORE_CALL(s_store_write_fwd, zn_conductor_store_write_fwd)
 S_STORE_CALL(s_store_get, zn_conductor_store_get)
+S_STORE_CALL(s_store_scan, zn_conductor_store_scan)
 S_STORE_ADMIN(s_store_status, zn_conductor_store_status)
 S_STORE_ADMIN(s_store_backup, zn_conductor_store_backup)
 S_STORE_ADMIN(s_store_add, zn_conductor_store_add)
@@ -111,6 +112,7 @@ static const zn_method_t s_methods[] = {
     {"store_write", s_store_write, ZN_M_CALL | ZN_M_CONTROLLER},
     {"store_write_fwd", s_store_write_fwd, ZN_M_CALL | ZN_M_CONTROLLER},
     {"store_get", s_store_get, ZN_M_CALL | ZN_M_CONTROLLER},
+    {"store_scan", s_store_scan, ZN_M_CALL | ZN_M_CONTROLLER},
     /* Steps 14-18 and 28: what compute agents ask instead (each checks that a compute key acts
      * only for its own host). */
     {"instance_get", s_inst_instance_get, ZN_M_CALL},

@@ -494,6 +494,88 @@ zn_conductor_store_get(zn_conductor_store_t *self, zn_call_t *call, zn_pack_t *r
     return rc;
 }
 
+typedef struct {
+    char *table;
+    zn_bytes_t marker;
+    zn_bytes_t prefix;
+    uint64_t limit;
+} s_scan_req_t;
+
+static const zn_field_t s_scan_fields[] = {
+    {"table", ZN_FT_STR, ZN_F_REQUIRED, offsetof(s_scan_req_t, table), 0, 32, NULL},
+    {"marker", ZN_FT_BIN, 0, offsetof(s_scan_req_t, marker), 0, 4096, NULL},
+    {"prefix", ZN_FT_BIN, 0, offsetof(s_scan_req_t, prefix), 0, 4096, NULL},
+    {"limit", ZN_FT_U64, 0, offsetof(s_scan_req_t, limit), 0, 1000, NULL},
+};
+
+static const zn_schema_t s_scan_schema = {"store_scan", 1, s_scan_fields,
+                                          ZN_ARRAY_COUNT(s_scan_fields), sizeof(s_scan_req_t)};
+
+static bool
+s_has_prefix(zn_buf_t key, const zn_bytes_t *prefix)
+{
+    return key.len >= prefix->len && memcmp(key.ptr, prefix->ptr, prefix->len) == 0;
+}
+
+/* Pack the records of one page: those of REQ's table after its marker (or from its prefix),
+ * while they carry the prefix. */
+static int
+s_scan_page(zn_conductor_store_t *self, const s_scan_req_t *req, zn_pack_t *reply,
+            zn_fault_t *fault)
+{
+    const zn_store_table_t *table = zn_store_table(self->store, req->table);
+    if (table == NULL) {
+        return zn_fault_set(fault, -ENOENT, "no table '%s'", req->table);
+    }
+    size_t limit = req->limit == 0 ? 100 : req->limit > 1000 ? 1000 : (size_t)req->limit;
+    /* Every key that starts with PREFIX sorts after PREFIX itself, so it is the first marker. */
+    zn_buf_t marker = req->marker.len > 0 ? (zn_buf_t){req->marker.ptr, req->marker.len}
+                                          : (zn_buf_t){req->prefix.ptr, req->prefix.len};
+    zn_store_record_t *recs = zn_calloc(limit, sizeof(*recs));
+    zn_store_read_t *txn = NULL;
+    int rc = zn_store_read_begin(self->store, &txn);
+    int count = rc == 0 ? zn_store_scan(txn, table, marker, recs, limit) : rc;
+    if (count < 0) {
+        rc = zn_fault_set(fault, count, "%s: scan failed: %s", req->table, zn_strerror(count));
+    } else {
+        uint32_t kept = 0;
+        while (kept < (uint32_t)count && s_has_prefix(recs[kept].key, &req->prefix)) {
+            kept++;
+        }
+        zn_pack_map(reply, 2);
+        zn_pack_str(reply, "more");
+        zn_pack_bool(reply, kept == limit); /* values are copied before the txn ends */
+        zn_pack_str(reply, "records");
+        zn_pack_array(reply, kept);
+        for (uint32_t i = 0; i < kept; i++) {
+            zn_pack_map(reply, 3);
+            zn_pack_str(reply, "key");
+            zn_pack_bin(reply, recs[i].key.ptr, recs[i].key.len);
+            zn_pack_str(reply, "generation");
+            zn_pack_u64(reply, recs[i].generation);
+            zn_pack_str(reply, "value");
+            zn_pack_bin(reply, recs[i].value.ptr, recs[i].value.len);
+        }
+        rc = 0;
+    }
+    zn_store_read_end(&txn);
+    zn_free(recs);
+    return rc;
+}
+
+int
+zn_conductor_store_scan(zn_conductor_store_t *self, zn_call_t *call, zn_pack_t *reply,
+                        zn_fault_t *fault)
+{
+    s_scan_req_t req;
+    int rc = zn_schema_decode(&s_scan_schema, zn_call_env(call)->body, &req, NULL, fault);
+    if (rc == 0) {
+        rc = s_scan_page(self, &req, reply, fault);
+        zn_schema_release(&s_scan_schema, &req);
+    }
+    return rc;
+}
+
 /* ---- administration ---------------------------------------------------------------------- */
 
 static const char *

@@ -89,6 +89,12 @@ int zn_conductor_store_write(zn_conductor_store_t *self, zn_call_t *call, zn_pac
                              zn_fault_t *fault);
 int zn_conductor_store_write_fwd(zn_conductor_store_t *self, zn_call_t *call, zn_pack_t *reply,
                                  zn_fault_t *fault);
+/* `store_scan` {table, marker?, prefix?, limit?} -> {records [{key, generation, value}], more}:
+ * one page of TABLE in key order after MARKER, or from PREFIX, only keys with PREFIX (limit
+ * default 100, at most 1000). For zincctl; controller keys only. */
+int zn_conductor_store_scan(zn_conductor_store_t *self, zn_call_t *call, zn_pack_t *reply,
+                            zn_fault_t *fault);
+
 int zn_conductor_store_get(zn_conductor_store_t *self, zn_call_t *call, zn_pack_t *reply,
                            zn_fault_t *fault);
 int zn_conductor_store_status(zn_conductor_store_t *self, zn_call_t *call, zn_pack_t *reply,

@@ -473,6 +473,13 @@ static const s_cmd_t s_commands[] = {
     {"metrics", s_cmd_metrics, 1, 1, true, "metrics TARGET     counters and latency histograms"},
     {"log-level", s_cmd_log_level, 2, 2, true,
      "log-level TARGET L set error|warn|notice|info|debug at run time"},
+    {"hosts", zn__ctl_hosts, 0, 0, true, "hosts              compute hosts, their state and usage"},
+    {"host", zn__ctl_host, 2, 3, true,
+     "host enable|disable NAME [REASON]  take a host in or out of scheduling"},
+    {"instance", zn__ctl_instance, 2, 2, true,
+     "instance show ID   an instance from the store, with its events"},
+    {"trace", zn__ctl_trace, 1, 1, true,
+     "trace REQUEST_ID   each step of one request across every agent, as a timeline"},
     {"store", zn__ctl_store, 1, 8, true,
      "store status|get T K|put T K V|delete T K [--expect GEN]|backup PATH [TARGET]|"
      "restore BACKUP DATA_DIR|add ID ADDR|remove ID"},

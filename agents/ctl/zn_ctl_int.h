@@ -77,6 +77,21 @@ int zn__ctl_admin_call(zn__ctl_t *ctl, const char *text, const char *method, zn_
 int zn__ctl_admin_call_target(zn__ctl_t *ctl, const zn__ctl_target_t *target, const char *method,
                               zn_buf_t body);
 
+/* Call METHOD with BODY on the configured conductors (zn_ctl_store.c). */
+int zn__ctl_conductor_call(zn__ctl_t *ctl, const char *method, zn_buf_t body, zn_reply_t **reply,
+                           zn_fault_t *fault);
+
+/* Send BATCH to the conductors' store_write and report "WHAT: committed" or the error. Returns an
+ * exit code. */
+struct zn_batch;
+int zn__ctl_write_batch(zn__ctl_t *ctl, const struct zn_batch *batch, const char *what);
+
+/* `zincctl hosts`, `host enable|disable`, `instance show`, `trace` (zn_ctl_cloud.c). */
+int zn__ctl_hosts(zn__ctl_t *ctl, int argc, const char *const *argv);
+int zn__ctl_host(zn__ctl_t *ctl, int argc, const char *const *argv);
+int zn__ctl_instance(zn__ctl_t *ctl, int argc, const char *const *argv);
+int zn__ctl_trace(zn__ctl_t *ctl, int argc, const char *const *argv);
+
 /* `zincctl store ...` (zn_ctl_store.c). */
 int zn__ctl_store(zn__ctl_t *ctl, int argc, const char *const *argv);
 

@@ -209,21 +209,29 @@ s_parse_id(const char *text, int64_t *out)
 }
 
 /* Send BATCH to the store through the conductor (a follower forwards it to the leader). */
-static int
-s_write_batch(zn__ctl_t *ctl, const zn_batch_t *batch, const char *what)
+int
+zn__ctl_conductor_call(zn__ctl_t *ctl, const char *method, zn_buf_t body, zn_reply_t **reply,
+                       zn_fault_t *fault)
 {
     char conductor_public[ZN_KEY_Z85_LEN + 1];
+    int rc = zn_secure_peer_public(ctl->secure, "conductor", conductor_public, fault);
+    if (rc == 0) {
+        rc = zn__ctl_call(ctl, ctl->cfg.conductor,
+                          zn_secure_public_or_null(ctl->secure, conductor_public), method, body,
+                          reply, fault);
+    }
+    return rc;
+}
+
+int
+zn__ctl_write_batch(zn__ctl_t *ctl, const zn_batch_t *batch, const char *what)
+{
     zn_fault_t fault;
-    int rc = zn_secure_peer_public(ctl->secure, "conductor", conductor_public, &fault);
     zn_pack_t *body = zn_pack_new();
     zn_buf_t bytes = zn_batch_bytes(batch);
     zn_pack_bin(body, bytes.ptr, bytes.len);
     zn_reply_t *reply = NULL;
-    if (rc == 0) {
-        rc = zn__ctl_call(ctl, ctl->cfg.conductor,
-                          zn_secure_public_or_null(ctl->secure, conductor_public), "store_write",
-                          zn_pack_buf(body), &reply, &fault);
-    }
+    int rc = zn__ctl_conductor_call(ctl, "store_write", zn_pack_buf(body), &reply, &fault);
     if (rc == 0) {
         (void)printf("%s: committed\n", what);
     }
@@ -258,7 +266,7 @@ s_store_change(zn__ctl_t *ctl, int argc, const char *const *argv, bool is_put)
     if (rc < 0) {
         (void)fprintf(stderr, "zincctl store: bad table or key: %s\n", zn_strerror(rc));
     } else {
-        code = s_write_batch(ctl, batch, is_put ? "put" : "delete");
+        code = zn__ctl_write_batch(ctl, batch, is_put ? "put" : "delete");
     }
     zn_batch_destroy(&batch);
     return code;
@@ -297,9 +305,7 @@ s_print_record(const s_record_t *rec)
 static int
 s_store_get(zn__ctl_t *ctl, const char *table, const char *key)
 {
-    char conductor_public[ZN_KEY_Z85_LEN + 1];
     zn_fault_t fault;
-    int rc = zn_secure_peer_public(ctl->secure, "conductor", conductor_public, &fault);
     zn_pack_t *body = zn_pack_new();
     zn_pack_map(body, 2);
     zn_pack_str(body, "table");
@@ -307,11 +313,7 @@ s_store_get(zn__ctl_t *ctl, const char *table, const char *key)
     zn_pack_str(body, "key");
     zn_pack_bin(body, key, strlen(key));
     zn_reply_t *reply = NULL;
-    if (rc == 0) {
-        rc = zn__ctl_call(ctl, ctl->cfg.conductor,
-                          zn_secure_public_or_null(ctl->secure, conductor_public), "store_get",
-                          zn_pack_buf(body), &reply, &fault);
-    }
+    int rc = zn__ctl_conductor_call(ctl, "store_get", zn_pack_buf(body), &reply, &fault);
     s_record_t rec;
     memset(&rec, 0, sizeof(rec));
     if (rc == 0) {
