@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zn_volops_int.h - inside zn_volops: one operation in flight and the step driver that its
+ * parts (zn_volops.c, zn_volops_attach.c, zn_volops_image.c) share. */
+#ifndef ZN_VOLOPS_INT_H
+#define ZN_VOLOPS_INT_H
+
+#include "zn_volops.h"
+
+typedef struct zn_volop zn_volop_t;
+
+/* Read what the step needs in TXN and add its writes to BATCH. Returns 0 (write BATCH), 1
+ * (nothing to write: the step is already done) or a negative code with FAULT. */
+typedef int(zn_volop_build_fn)(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch,
+                               zn_fault_t *fault);
+
+/* What follows a step: FAULT->code 0 when it committed (or had nothing to write). */
+typedef void(zn_volop_then_fn)(zn_volop_t *op, const zn_fault_t *fault);
+
+struct zn_volops {
+    zn_sclient_t *sc;
+    zn_vbackend_t *backend;
+    zn_client_t *image;
+    zloop_t *loop;
+    char *host;
+    int64_t quota_volumes;
+    int64_t quota_gigabytes;
+    int64_t max_size_gb;
+    int64_t call_timeout_ms;
+    zn_batch_t *batch;
+    zn_volop_t *ops; /* every operation in flight, a doubly linked list */
+    size_t pending;
+    bool closing;
+};
+
+struct zn_volop {
+    zn_volops_t *self;
+    zn_volop_t *prev;
+    zn_volop_t *next;
+    char req_id[ZN_ID_MAX + 1];
+    char *token; /* the user's, for image calls; sodium-free plain copy, wiped on free */
+    size_t token_len;
+    char *project_id;
+    char *user_id;
+    bool admin;
+    char *volume_id;
+    zn_vol_t vol; /* as last read or written */
+    uint64_t vol_gen;
+    /* What the operation asks for. */
+    char *name;
+    char *description;
+    bool set_name;
+    bool set_description;
+    int64_t size_gb; /* create: the size; extend: the new size */
+    int64_t delta_gb;
+    char *instance_id;
+    char *host;
+    char *device;
+    bool already; /* the first step found the work done (idempotent attach/detach) */
+    /* Image import. */
+    char *image_id;
+    char *image_format;
+    uint64_t offset;
+    /* A later step's target status (zn_volop_set_status) and the failure behind it. */
+    zn_vol_status_t expect;
+    zn_vol_status_t target;
+    zn_fault_t failure;
+    /* The step driver. */
+    int attempts;
+    zn_volop_build_fn *build;
+    zn_volop_then_fn *then;
+    int timer_id;
+    zn_volops_fn *fn;
+    void *arg;
+};
+
+/* A new operation for CTX and WHO (copied), answering FN with ARG; counted as pending. */
+zn_volop_t *zn__volop_new(zn_volops_t *self, const zn_ctx_t *ctx, const zn_volops_who_t *who,
+                          const char *volume_id, zn_volops_fn *fn, void *arg);
+
+/* Free OP (its FN must have run or been dropped). */
+void zn__volop_free(zn_volop_t *op);
+
+/* Run BUILD, write its batch and go on with THEN, on the next loop turn (never inside the
+ * caller). A write that lost a race (ZN_ECONFLICT) or whose outcome is unknown is built again
+ * from a fresh read, a few times. */
+void zn__volop_start(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn *then);
+
+/* Answer FAULT and free OP on the next loop turn. */
+void zn__volop_fail_later(zn_volop_t *op, const zn_fault_t *fault);
+
+/* The same, at once (from a callback). */
+void zn__volop_run(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn *then);
+
+/* Call OP's FN with FAULT (once) and keep OP. */
+void zn__volop_answer(zn_volop_t *op, const zn_fault_t *fault);
+
+/* THEN functions: answer and free; answer with op->failure when set, and free; free only
+ * (background steps after the answer, logging a failure). */
+void zn__volop_then_answer(zn_volop_t *op, const zn_fault_t *fault);
+void zn__volop_then_failure(zn_volop_t *op, const zn_fault_t *fault);
+void zn__volop_then_free(zn_volop_t *op, const zn_fault_t *fault);
+
+/* Read op->volume_id into op->vol and op->vol_gen, with the caller's access checked. */
+int zn__volop_read(zn_volop_t *op, zn_store_read_t *txn, zn_fault_t *fault);
+
+/* Put op->vol conditioned on op->vol_gen into BATCH. */
+int zn__volop_put(zn_volop_t *op, zn_batch_t *batch, zn_fault_t *fault);
+
+/* A BUILD that moves the volume from op->expect to op->target (already there: done), with
+ * the side effects of the target: in-use stamps attached_ms, available from attaching or
+ * detaching clears the attachment, available from extending takes op->size_gb, an error
+ * status records op->failure's message. */
+int zn__volop_set_status(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch,
+                         zn_fault_t *fault);
+
+/* Change the usage of op->project_id by VOLUMES and GIGABYTES in BATCH, checking the quota
+ * when either grows. Returns 0, ZN_EQUOTA with Cinder's words, or a read error. */
+int zn__volop_usage_add(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, int64_t volumes,
+                        int64_t gigabytes, zn_fault_t *fault);
+
+/* The context of OP's calls (request id, who, token borrowed from OP). */
+void zn__volop_ctx(const zn_volop_t *op, zn_ctx_t *out);
+
+/* Image import (zn_volops_image.c): check the image, then create; and the copy afterwards. */
+void zn__volop_image_check(zn_volop_t *op);
+void zn__volop_image_copy(zn_volop_t *op);
+
+/* Finish a create in the background: OP's volume becomes available, or error with FAULT. */
+void zn__volop_create_done(zn_volop_t *op, const zn_fault_t *fault);
+
+#endif
