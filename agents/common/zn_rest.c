@@ -437,9 +437,33 @@ s_authenticate(zn_rest_req_t *req)
     zn_http_defer(req->http); /* s_on_validated answers it */
 }
 
+/* GET /metrics: the agent's counters and histograms in Prometheus text, for scrapers. No token
+ * (Prometheus does not log in); it says how busy the agent is, never whose data it holds. */
+static bool
+s_serve_metrics(zn_rest_req_t *req)
+{
+    zn_rest_t *rest = req->rest;
+    if (rest->metrics == NULL || strcmp(req->path, "/metrics") != 0 ||
+        strcmp(zn_http_method(req->http), "GET") != 0) {
+        return false;
+    }
+    char *text = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&text, &len);
+    ZN_ASSERT(out != NULL); /* only fails on out-of-memory */
+    zn_metrics_write_prometheus(rest->metrics, rest->service, out);
+    (void)fclose(out);
+    s_answer(req, 200, "text/plain; version=0.0.4", text, len);
+    free(text); /* open_memstream's buffer comes from the C library's allocator */
+    return true;
+}
+
 static void
 s_dispatch(zn_rest_req_t *req)
 {
+    if (s_serve_metrics(req)) {
+        return;
+    }
     bool path_known = false;
     req->route = s_route(req, &path_known);
     if (req->route == NULL) {

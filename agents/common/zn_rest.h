@@ -10,7 +10,10 @@
  * - every other route needs a valid, project-scoped token (401 otherwise);
  * - ZN_REST_ADMIN routes need the admin role (403);
  * - methods other than GET and HEAD need the member or admin role: a reader only reads (403).
- * A user sees only its own project's records unless admin (zn_rest_may_read). */
+ * A user sees only its own project's records unless admin (zn_rest_may_read).
+ *
+ * With metrics, GET /metrics answers the agent's counters and histograms in Prometheus text
+ * (no token), besides the routes. */
 #ifndef ZN_REST_H
 #define ZN_REST_H
 

@@ -134,7 +134,11 @@ s_actor(zsock_t *pipe, void *arg)
     zn_idclient_opts_t id_opts = {.endpoints = &config->identity, .endpoint_count = 1};
     zn_idclient_t *idclient = NULL;
     zn_rest_t *rest = NULL;
+    zn_metrics_t *metrics = zn_metrics_new();
+    zn_trace_t *trace = zn_trace_new(0);
     zn_rest_opts_t opts = {
+        .metrics = metrics,
+        .trace = trace,
         .service = "test",
         .endpoint = "127.0.0.1:0",
         .url_prefix = "/svc/",
@@ -157,6 +161,8 @@ s_actor(zsock_t *pipe, void *arg)
     zn_idclient_destroy(&idclient); /* first: pending validations are answered, then freed */
     zn_rest_destroy(&rest);
     zloop_destroy(&service.loop);
+    zn_trace_destroy(&trace);
+    zn_metrics_destroy(&metrics);
 }
 
 /* ---- fixture ----------------------------------------------------------------------------- */
@@ -337,6 +343,16 @@ test_rest_neutron_style(void **state)
 }
 
 static void
+test_rest_prometheus_metrics(void **state)
+{
+    s_state_t *s = *state;
+    assert_int_equal(s_call(s, "GET", "/v1/things/abc", s->admin, NULL), 200);
+    assert_int_equal(s_call(s, "GET", "/metrics", NULL, NULL), 200);
+    assert_non_null(strstr(s->response, "Content-Type: text/plain"));
+    assert_non_null(strstr(s_body(s), "zinc_test_http_requests"));
+}
+
+static void
 test_rest_status_table(void **state)
 {
     (void)state;
@@ -356,8 +372,8 @@ main(void)
         cmocka_unit_test(test_rest_example),       cmocka_unit_test(test_rest_no_token_routes),
         cmocka_unit_test(test_rest_auth_refused),  cmocka_unit_test(test_rest_routing_errors),
         cmocka_unit_test(test_rest_json_bodies),   cmocka_unit_test(test_rest_deferred_answer),
-        cmocka_unit_test(test_rest_policy_reader), cmocka_unit_test(test_rest_neutron_style),
-        cmocka_unit_test(test_rest_status_table),
+        cmocka_unit_test(test_rest_policy_reader), cmocka_unit_test(test_rest_prometheus_metrics),
+        cmocka_unit_test(test_rest_neutron_style), cmocka_unit_test(test_rest_status_table),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
