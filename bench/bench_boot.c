@@ -1,0 +1,455 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* bench_boot.c - the boot storm's load generator (bench/boot.sh starts the cloud and runs it):
+ * fires COUNT "create server" requests through the compute API over CONCURRENCY keep-alive
+ * connections, waits until every server is ACTIVE (or ERROR), reads each instance's launch time
+ * from the store replica to get REST-to-ACTIVE latency, then deletes them all and waits until
+ * the list is empty. Prints the figures and a last line
+ * `bootstorm: servers_per_s=X p50_ms=Y p90_ms=Z p99_ms=W max_ms=V deletes_per_s=U errors=E`.
+ *
+ * usage: bench_boot URL TOKEN FLAVOR IMAGE NETWORK COUNT CONCURRENCY REPLICA_DIR
+ * (URL like http://127.0.0.1:8774/v2.1; NETWORK "none" or "auto" or an id). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "zn_cellrec.h"
+#include "zn_clock.h"
+#include "zn_mem.h"
+#include "zn_sclient.h"
+#include "zn_str.h"
+#include "zn_tables.h"
+
+#define S_RESPONSE_MAX (4u * 1024u * 1024u)
+#define S_WAIT_MS      600000
+
+typedef struct {
+    const char *host;
+    uint16_t port;
+    const char *base_path; /* "/v2.1" */
+    const char *token;
+} s_api_t;
+
+/* One keep-alive connection with at most one request in flight. */
+typedef struct {
+    int fd;
+    char *out;
+    size_t out_len;
+    size_t out_sent;
+    char *in;
+    size_t in_len;
+    size_t index; /* the request it carries */
+    bool busy;
+} s_conn_t;
+
+static int64_t
+s_wall_ms(void)
+{
+    return zn_clock_wall_ms();
+}
+
+static int
+s_connect(const s_api_t *api)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons(api->port)};
+    if (fd < 0 || inet_pton(AF_INET, api->host, &addr.sin_addr) != 1 ||
+        connect(fd, (struct sockaddr *)&addr, sizeof(addr)) != 0) {
+        (void)fprintf(stderr, "bench_boot: cannot connect to %s:%u: %s\n", api->host, api->port,
+                      strerror(errno));
+        exit(1);
+    }
+    return fd;
+}
+
+static char *
+s_request(const s_api_t *api, const char *method, const char *path, const char *body)
+{
+    return zn_asprintf("%s %s%s HTTP/1.1\r\nHost: %s:%u\r\nX-Auth-Token: %s\r\n"
+                       "X-OpenStack-Nova-API-Version: 2.1\r\nAccept: application/json\r\n"
+                       "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
+                       method, api->base_path, path, api->host, api->port, api->token,
+                       body != NULL ? strlen(body) : 0, body != NULL ? body : "");
+}
+
+/* Bytes of a complete response in IN (headers and Content-Length body), or 0 when incomplete. */
+static size_t
+s_complete(const char *in, size_t len)
+{
+    const char *end = memmem(in, len, "\r\n\r\n", 4);
+    if (end == NULL) {
+        return 0;
+    }
+    size_t head = (size_t)(end - in) + 4;
+    const char *cl = strcasestr(in, "\r\nContent-Length:");
+    size_t body = 0;
+    if (cl != NULL && cl < end) {
+        body = (size_t)strtoull(cl + strlen("\r\nContent-Length:"), NULL, 10);
+    }
+    return len >= head + body ? head + body : 0;
+}
+
+/* Send one request and wait for its answer on a fresh connection (setup, polling). */
+static int
+s_call(const s_api_t *api, const char *method, const char *path, const char *body, char **answer)
+{
+    int fd = s_connect(api);
+    char *req = s_request(api, method, path, body);
+    size_t len = strlen(req);
+    if (write(fd, req, len) != (ssize_t)len) {
+        exit(1);
+    }
+    char *in = zn_malloc(S_RESPONSE_MAX + 1);
+    size_t used = 0;
+    size_t need = 0;
+    while (need == 0 && used < S_RESPONSE_MAX) {
+        ssize_t n = read(fd, in + used, S_RESPONSE_MAX - used);
+        if (n <= 0) {
+            break;
+        }
+        used += (size_t)n;
+        in[used] = '\0';
+        need = s_complete(in, used);
+    }
+    in[used] = '\0';
+    close(fd);
+    zn_str_free(&req);
+    int status = 0;
+    if (sscanf(in, "HTTP/1.1 %d", &status) != 1) {
+        status = -1;
+    }
+    *answer = in;
+    return status;
+}
+
+static const char *
+s_body_of(const char *response)
+{
+    const char *at = strstr(response, "\r\n\r\n");
+    return at != NULL ? at + 4 : "";
+}
+
+/* ---- the storm: many requests over a pool of connections --------------------------------- */
+
+typedef char *(s_make_fn)(const s_api_t *api, size_t index, void *arg);
+typedef void(s_done_fn)(size_t index, int status, const char *body, void *arg);
+
+static void
+s_conn_start(s_conn_t *conn, const s_api_t *api, size_t index, s_make_fn *make, void *arg)
+{
+    conn->out = make(api, index, arg);
+    conn->out_len = strlen(conn->out);
+    conn->out_sent = 0;
+    conn->in_len = 0;
+    conn->index = index;
+    conn->busy = true;
+}
+
+static void
+s_conn_io(s_conn_t *conn, short revents, s_done_fn *done, void *arg)
+{
+    if ((revents & POLLOUT) && conn->out_sent < conn->out_len) {
+        ssize_t n = write(conn->fd, conn->out + conn->out_sent, conn->out_len - conn->out_sent);
+        conn->out_sent += n > 0 ? (size_t)n : 0;
+    }
+    if (revents & (POLLIN | POLLHUP)) {
+        ssize_t n = read(conn->fd, conn->in + conn->in_len, S_RESPONSE_MAX - conn->in_len);
+        if (n <= 0) {
+            (void)fprintf(stderr, "bench_boot: connection closed by the API\n");
+            exit(1);
+        }
+        conn->in_len += (size_t)n;
+        conn->in[conn->in_len] = '\0';
+        if (s_complete(conn->in, conn->in_len) > 0) {
+            int status = 0;
+            if (sscanf(conn->in, "HTTP/1.1 %d", &status) != 1) {
+                status = -1;
+            }
+            done(conn->index, status, s_body_of(conn->in), arg);
+            zn_str_free(&conn->out);
+            conn->busy = false;
+        }
+    }
+}
+
+/* Run COUNT requests made by MAKE over CONCURRENCY connections; DONE sees each answer. */
+static void
+s_storm(const s_api_t *api, size_t count, size_t concurrency, s_make_fn *make, s_done_fn *done,
+        void *arg)
+{
+    s_conn_t *conns = zn_calloc(concurrency, sizeof(*conns));
+    struct pollfd *fds = zn_calloc(concurrency, sizeof(*fds));
+    for (size_t i = 0; i < concurrency; i++) {
+        conns[i].fd = s_connect(api);
+        conns[i].in = zn_malloc(S_RESPONSE_MAX + 1);
+    }
+    size_t next = 0;
+    size_t finished = 0;
+    while (finished < count) {
+        for (size_t i = 0; i < concurrency; i++) {
+            if (!conns[i].busy && next < count) {
+                s_conn_start(&conns[i], api, next++, make, arg);
+            }
+            fds[i].fd = conns[i].fd;
+            fds[i].events =
+                (short)(conns[i].busy
+                            ? POLLIN | (conns[i].out_sent < conns[i].out_len ? POLLOUT : 0)
+                            : 0);
+            fds[i].revents = 0;
+        }
+        if (poll(fds, concurrency, 10000) <= 0) {
+            (void)fprintf(stderr, "bench_boot: no answer from the API within 10 s\n");
+            exit(1);
+        }
+        for (size_t i = 0; i < concurrency; i++) {
+            bool was_busy = conns[i].busy;
+            if (fds[i].revents != 0 && was_busy) {
+                s_conn_io(&conns[i], fds[i].revents, done, arg);
+                finished += conns[i].busy ? 0 : 1;
+            }
+        }
+    }
+    for (size_t i = 0; i < concurrency; i++) {
+        close(conns[i].fd);
+        zn_free(conns[i].in);
+    }
+    zn_free(fds);
+    zn_free(conns);
+}
+
+/* ---- the benchmark ----------------------------------------------------------------------- */
+
+typedef struct {
+    const char *flavor;
+    const char *image;
+    const char *network;
+    char **ids;
+    int64_t *sent_ms;
+    size_t errors;
+} s_run_t;
+
+static char *
+s_make_create(const s_api_t *api, size_t index, void *arg)
+{
+    s_run_t *run = arg;
+    char *networks = strcmp(run->network, "none") == 0 || strcmp(run->network, "auto") == 0
+                         ? zn_asprintf("\"%s\"", run->network)
+                         : zn_asprintf("[{\"uuid\":\"%s\"}]", run->network);
+    char *body = zn_asprintf("{\"server\":{\"name\":\"storm-%zu\",\"flavorRef\":\"%s\","
+                             "\"imageRef\":\"%s\",\"networks\":%s}}",
+                             index, run->flavor, run->image, networks);
+    char *req = s_request(api, "POST", "/servers", body);
+    run->sent_ms[index] = s_wall_ms();
+    zn_str_free(&body);
+    zn_str_free(&networks);
+    return req;
+}
+
+static void
+s_created(size_t index, int status, const char *body, void *arg)
+{
+    s_run_t *run = arg;
+    json_t *root = json_loads(body, 0, NULL);
+    const char *id = json_string_value(json_object_get(json_object_get(root, "server"), "id"));
+    if (status != 202 || id == NULL) {
+        run->errors++;
+        (void)fprintf(stderr, "bench_boot: create %zu answered %d: %.200s\n", index, status, body);
+    } else {
+        run->ids[index] = zn_strdup(id);
+    }
+    json_decref(root);
+}
+
+static char *
+s_make_delete(const s_api_t *api, size_t index, void *arg)
+{
+    s_run_t *run = arg;
+    char *path = zn_asprintf("/servers/%s", run->ids[index] != NULL ? run->ids[index] : "none");
+    char *req = s_request(api, "DELETE", path, NULL);
+    zn_str_free(&path);
+    return req;
+}
+
+static void
+s_deleted(size_t index, int status, const char *body, void *arg)
+{
+    s_run_t *run = arg;
+    if (status != 204 && run->ids[index] != NULL) {
+        run->errors++;
+        (void)fprintf(stderr, "bench_boot: delete %zu answered %d: %.200s\n", index, status, body);
+    }
+}
+
+/* How many of the listed servers are in STATUS; *listed gets how many are listed at all. */
+static size_t
+s_count_status(const s_api_t *api, const char *status, size_t *listed)
+{
+    char *answer = NULL;
+    int code = s_call(api, "GET", "/servers/detail?limit=100000", NULL, &answer);
+    json_t *root = code == 200 ? json_loads(s_body_of(answer), 0, NULL) : NULL;
+    json_t *servers = json_object_get(root, "servers");
+    size_t count = 0;
+    for (size_t i = 0; i < json_array_size(servers); i++) {
+        const char *st = json_string_value(json_object_get(json_array_get(servers, i), "status"));
+        count += st != NULL && (strcmp(st, status) == 0 || strcmp(st, "ERROR") == 0) ? 1 : 0;
+    }
+    *listed = json_array_size(servers);
+    json_decref(root);
+    zn_free(answer);
+    return count;
+}
+
+static int
+s_cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a;
+    int64_t y = *(const int64_t *)b;
+    return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* REST-to-ACTIVE per server from the replica: launched_ms (set by the conductor when the build
+ * succeeded) minus the client's send time. Returns how many were read into OUT; *last_ms gets
+ * the latest launch. */
+static size_t
+s_latencies(const char *replica_dir, const s_run_t *run, size_t count, int64_t *out,
+            int64_t *last_ms)
+{
+    zn_sclient_opts_t opts = {.data_dir = replica_dir, .conductor_call = "tcp://127.0.0.1:1"};
+    zn_sclient_t *client = NULL;
+    zn_store_read_t *txn = NULL;
+    zn_fault_t fault;
+    size_t got = 0;
+    if (zn_sclient_open(&client, &opts, &fault) < 0 ||
+        zn_sclient_read_begin(client, &txn, &fault) < 0) {
+        (void)fprintf(stderr, "bench_boot: replica %s: %s\n", replica_dir,
+                      zn_fault_message(&fault));
+        zn_sclient_destroy(&client);
+        return 0;
+    }
+    const zn_store_table_t *table = zn_sclient_table(client, ZN_TABLE_INSTANCES);
+    for (size_t i = 0; i < count; i++) {
+        zn_cell_instance_t inst;
+        if (run->ids[i] == NULL || zn_sclient_get(txn, table, run->ids[i], &zn_cell_instance_schema,
+                                                  &inst, NULL, &fault) < 0) {
+            continue;
+        }
+        if (inst.launched_ms > 0) {
+            out[got++] = inst.launched_ms - run->sent_ms[i];
+            *last_ms = inst.launched_ms > *last_ms ? inst.launched_ms : *last_ms;
+        }
+        zn_schema_release(&zn_cell_instance_schema, &inst);
+    }
+    zn_store_read_end(&txn);
+    zn_sclient_destroy(&client);
+    return got;
+}
+
+static bool
+s_wait_until(const s_api_t *api, const char *status, size_t want, bool want_empty)
+{
+    int64_t deadline = zn_clock_mono_ms() + S_WAIT_MS;
+    int64_t next_report = zn_clock_mono_ms() + 2000;
+    while (zn_clock_mono_ms() < deadline) {
+        size_t listed = 0;
+        size_t in_status = s_count_status(api, status, &listed);
+        if (want_empty ? listed == 0 : in_status >= want) {
+            return true;
+        }
+        if (zn_clock_mono_ms() >= next_report) {
+            (void)fprintf(stderr, "bench_boot: waiting: %zu of %zu listed servers %s\n", in_status,
+                          listed, want_empty ? "left" : status);
+            next_report += 2000;
+        }
+        (void)usleep(20000);
+    }
+    return false;
+}
+
+static bool
+s_parse_url(const char *url, char *host, size_t cap, uint16_t *port, const char **path)
+{
+    unsigned p = 0;
+    int consumed = 0;
+    if (strncmp(url, "http://", 7) != 0 ||
+        sscanf(url + 7, "%63[^:]:%u%n", host, &p, &consumed) != 2 || cap < 64 || p > 65535) {
+        return false;
+    }
+    *port = (uint16_t)p;
+    *path = url + 7 + consumed;
+    return true;
+}
+
+static void
+s_report(const s_run_t *run, size_t count, int64_t *lat, size_t got, int64_t first_ms,
+         int64_t last_ms, double deletes_per_s)
+{
+    qsort(lat, got, sizeof(*lat), s_cmp_i64);
+    double secs = (double)(last_ms - first_ms) / 1000.0;
+    double per_s = secs > 0 ? (double)got / secs : 0;
+    int64_t p50 = got > 0 ? lat[got / 2] : -1;
+    int64_t p90 = got > 0 ? lat[(got * 90) / 100] : -1;
+    int64_t p99 = got > 0 ? lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] : -1;
+    int64_t max = got > 0 ? lat[got - 1] : -1;
+    (void)printf("servers created: %zu, ACTIVE with a launch time: %zu, errors: %zu\n", count, got,
+                 run->errors);
+    (void)printf("first request to last ACTIVE: %.3f s (%.0f servers/s)\n", secs, per_s);
+    (void)printf("REST-to-ACTIVE latency ms: p50 %" PRId64 "  p90 %" PRId64 "  p99 %" PRId64
+                 "  max %" PRId64 "\n",
+                 p50, p90, p99, max);
+    (void)printf("deletes: %.0f servers/s (request to gone from the list)\n", deletes_per_s);
+    (void)printf("bootstorm: servers_per_s=%.0f p50_ms=%" PRId64 " p90_ms=%" PRId64
+                 " p99_ms=%" PRId64 " max_ms=%" PRId64 " deletes_per_s=%.0f errors=%zu\n",
+                 per_s, p50, p90, p99, max, deletes_per_s, run->errors);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc != 9) {
+        (void)fprintf(stderr, "usage: bench_boot URL TOKEN FLAVOR IMAGE NETWORK COUNT "
+                              "CONCURRENCY REPLICA_DIR\n");
+        return 64;
+    }
+    char host[64];
+    s_api_t api = {.host = host, .token = argv[2]};
+    size_t count = (size_t)strtoull(argv[6], NULL, 10);
+    size_t concurrency = (size_t)strtoull(argv[7], NULL, 10);
+    if (!s_parse_url(argv[1], host, sizeof(host), &api.port, &api.base_path) || count == 0 ||
+        concurrency == 0) {
+        (void)fprintf(stderr, "bench_boot: bad URL, count or concurrency\n");
+        return 64;
+    }
+    concurrency = concurrency < count ? concurrency : count;
+    s_run_t run = {.flavor = argv[3], .image = argv[4], .network = argv[5]};
+    run.ids = zn_calloc(count, sizeof(*run.ids));
+    run.sent_ms = zn_calloc(count, sizeof(*run.sent_ms));
+    int64_t first_ms = s_wall_ms();
+    s_storm(&api, count, concurrency, s_make_create, s_created, &run);
+    (void)fprintf(stderr, "bench_boot: %zu creates accepted in %.3f s\n", count - run.errors,
+                  (double)(s_wall_ms() - first_ms) / 1000.0);
+    bool settled = s_wait_until(&api, "ACTIVE", count - run.errors, false);
+    int64_t *lat = zn_calloc(count, sizeof(*lat));
+    int64_t last_ms = first_ms;
+    size_t got = s_latencies(argv[8], &run, count, lat, &last_ms);
+    int64_t delete_start = s_wall_ms();
+    s_storm(&api, count, concurrency, s_make_delete, s_deleted, &run);
+    bool emptied = s_wait_until(&api, "", 0, true);
+    double delete_secs = (double)(s_wall_ms() - delete_start) / 1000.0;
+    s_report(&run, count, lat, got, first_ms, last_ms,
+             delete_secs > 0 ? (double)count / delete_secs : 0);
+    for (size_t i = 0; i < count; i++) {
+        zn_str_free(&run.ids[i]);
+    }
+    zn_free(run.ids);
+    zn_free(run.sent_ms);
+    zn_free(lat);
+    return settled && emptied && run.errors == 0 ? 0 : 1;
+}
