@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -22,12 +24,14 @@
 struct zn_http {
     struct MHD_Daemon *daemon;
     zn_http_handler_fn *handler;
+    zn_http_handler_fn *on_headers;
     void *arg;
     size_t body_max_bytes;
     char *request_id_header;
     zloop_t *loop;
     zmq_pollitem_t item;
     int timer_id;
+    int again_id;       /* a one-shot timer while MHD has work left over, else -1 */
     zlistx_t *deferred; /* zn_http_req_t * waiting for their answer */
     bool stopping;
 };
@@ -42,6 +46,12 @@ struct zn_http_req {
     size_t cap;
     bool too_big;
     bool in_handler;
+    bool handled;   /* the handler ran (or an early answer was queued) */
+    bool streaming; /* the body goes to SINK, not to BODY */
+    int sink_rc;    /* the sink's first refusal; the rest of the body is dropped */
+    zn_http_sink_t sink;
+    zmq_pollitem_t watch; /* a streamed body's socket, while watched */
+    bool watching;
     bool deferred;
     void *deferred_handle;
     struct MHD_Response *response;
@@ -54,8 +64,18 @@ struct zn_http_req {
 };
 
 static void
+s_unwatch(zn_http_req_t *req)
+{
+    if (req->watching) {
+        zloop_poller_end(req->server->loop, &req->watch);
+        req->watching = false;
+    }
+}
+
+static void
 s_req_free(zn_http_req_t *req)
 {
+    s_unwatch(req);
     for (size_t i = 0; i < req->header_count; i++) {
         zn_free(req->header_names[i]);
         zn_free(req->header_values[i]);
@@ -143,6 +163,8 @@ s_queue(zn_http_req_t *req)
 static enum MHD_Result
 s_dispatch(zn_http_req_t *req)
 {
+    req->handled = true;
+    s_unwatch(req);
     if (req->too_big) {
         char *body = zn_json_error_body(413, "request body exceeds the size limit");
         zn_http_respond(req, 413, "application/json", body, strlen(body));
@@ -160,6 +182,38 @@ s_dispatch(zn_http_req_t *req)
     return MHD_YES;
 }
 
+/* Give the request to on_headers, which may stream its body or answer at once. */
+static enum MHD_Result
+s_on_headers(zn_http_req_t *req)
+{
+    zn_http_t *server = req->server;
+    if (server->on_headers == NULL) {
+        return MHD_YES;
+    }
+    server->on_headers(server->arg, req);
+    if (req->response == NULL) {
+        return MHD_YES;
+    }
+    req->handled = true;
+    s_unwatch(req);
+    return s_queue(req);
+}
+
+static void
+s_req_take(zn_http_req_t *req, const char *data, size_t size)
+{
+    if (req->handled) {
+        return; /* answered early: the body is of no use */
+    }
+    if (!req->streaming) {
+        s_req_append(req, data, size);
+        return;
+    }
+    if (req->sink_rc == 0) {
+        req->sink_rc = req->sink.write(req->sink.arg, data, size);
+    }
+}
+
 static enum MHD_Result
 s_on_access(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
             const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -167,13 +221,17 @@ s_on_access(void *cls, struct MHD_Connection *conn, const char *url, const char 
     (void)version;
     zn_http_req_t *req = *con_cls;
     if (req == NULL) {
-        *con_cls = s_req_new(cls, conn, method, url);
-        return MHD_YES;
+        req = s_req_new(cls, conn, method, url);
+        *con_cls = req;
+        return s_on_headers(req);
     }
     if (*upload_data_size > 0) {
-        s_req_append(req, upload_data, *upload_data_size);
+        s_req_take(req, upload_data, *upload_data_size);
         *upload_data_size = 0;
         return MHD_YES;
+    }
+    if (req->handled && !req->deferred) {
+        return MHD_YES; /* answered early from on_headers: the answer is already queued */
     }
     if (req->deferred) {
         /* Resumed: the answer is ready, or this is a spurious wake-up. */
@@ -195,6 +253,9 @@ s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     }
     if (req->deferred_handle != NULL) {
         zlistx_delete(self->deferred, req->deferred_handle);
+    }
+    if (req->streaming && !req->handled && req->sink.abort != NULL) {
+        req->sink.abort(req->sink.arg);
     }
     s_req_free(req);
     *con_cls = NULL;
@@ -234,12 +295,14 @@ zn_http_open(zn_http_t **out, const zn_http_opts_t *opts, zn_http_handler_fn *ha
     }
     zn_http_t *self = zn_calloc(1, sizeof(*self));
     self->handler = handler;
+    self->on_headers = opts->on_headers;
     self->arg = arg;
     self->body_max_bytes = opts->body_max_bytes ? opts->body_max_bytes : ZN_HTTP_BODY_MAX_DEFAULT;
     self->request_id_header =
         zn_strdup(opts->request_id_header ? opts->request_id_header : "X-Openstack-Request-Id");
     self->deferred = zlistx_new();
     self->timer_id = -1;
+    self->again_id = -1;
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
     self->daemon = MHD_start_daemon(
         flags, 0, NULL, NULL, s_on_access, self, MHD_OPTION_SOCK_ADDR, &addr,
@@ -265,6 +328,9 @@ zn_http_destroy(zn_http_t **self_p)
     if (self->loop != NULL) {
         zloop_poller_end(self->loop, &self->item);
         zloop_timer_end(self->loop, self->timer_id);
+        if (self->again_id >= 0) {
+            zloop_timer_end(self->loop, self->again_id);
+        }
     }
     if (self->daemon != NULL) {
         /* MHD refuses to stop with suspended connections: answer them first. */
@@ -282,14 +348,43 @@ zn_http_destroy(zn_http_t **self_p)
     *self_p = NULL;
 }
 
+/* Run MHD until it has nothing more to do at once (it reports a zero timeout while work is
+ * pending), bounded so that a busy daemon cannot starve the loop. */
+static void
+s_run_now(zn_http_t *self)
+{
+    for (int i = 0; i < 8; i++) {
+        MHD_UNSIGNED_LONG_LONG timeout_ms = 0;
+        (void)MHD_run(self->daemon); /* failures surface on the next run */
+        if (MHD_get_timeout(self->daemon, &timeout_ms) != MHD_YES || timeout_ms > 0) {
+            break;
+        }
+    }
+}
+
+static int s_on_ready(zloop_t *loop, zmq_pollitem_t *item, void *arg);
+
+static int
+s_on_again(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    zn_http_t *self = arg;
+    self->again_id = -1;
+    return s_on_ready(loop, NULL, arg);
+}
+
 static int
 s_on_ready(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    (void)loop;
     (void)item;
     zn_http_t *self = arg;
-    if (MHD_run(self->daemon) != MHD_YES) {
-        zn_log_warn(NULL, "http: MHD_run failed");
+    s_run_now(self);
+    /* MHD's epoll is edge-triggered: a connection with more bytes waiting than one run takes
+     * (a streamed upload) raises no new event, so come back at once rather than at the tick. */
+    MHD_UNSIGNED_LONG_LONG timeout_ms = 1;
+    if (self->again_id < 0 && MHD_get_timeout(self->daemon, &timeout_ms) == MHD_YES &&
+        timeout_ms == 0) {
+        self->again_id = zloop_timer(loop, 1, 1, s_on_again, self);
     }
     return 0;
 }
@@ -385,35 +480,17 @@ zn_http_defer(zn_http_req_t *req)
     req->deferred_handle = zlistx_add_end(req->server->deferred, req);
 }
 
-/* Run MHD until it has nothing more to do at once (it reports a zero timeout while work is
- * pending), bounded so that a busy daemon cannot starve the loop. */
-static void
-s_run_now(zn_http_t *self)
-{
-    for (int i = 0; i < 8; i++) {
-        MHD_UNSIGNED_LONG_LONG timeout_ms = 0;
-        (void)MHD_run(self->daemon); /* failures surface on the next run */
-        if (MHD_get_timeout(self->daemon, &timeout_ms) != MHD_YES || timeout_ms > 0) {
-            break;
-        }
-    }
-}
-
 bool
 zn_http_is_deferred(const zn_http_req_t *req)
 {
     return req->deferred;
 }
 
-void
-zn_http_respond(zn_http_req_t *req, unsigned status, const char *content_type, const char *body,
-                size_t len)
+static void
+s_respond_with(zn_http_req_t *req, unsigned status, const char *content_type,
+               struct MHD_Response *response)
 {
     ZN_ASSERT(req->response == NULL);
-    /* MUST_COPY never writes through the pointer; MHD 0.9.75 has no const variant. */
-    struct MHD_Response *response =
-        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
-    ZN_ASSERT(response != NULL); /* only fails on out-of-memory */
     for (size_t i = 0; i < req->header_count; i++) {
         (void)MHD_add_response_header(response, req->header_names[i], req->header_values[i]);
     }
@@ -435,4 +512,88 @@ zn_http_respond(zn_http_req_t *req, unsigned status, const char *content_type, c
             s_run_now(req->server);
         }
     }
+}
+
+/* A streamed body's socket is readable. MHD's epoll is edge-triggered and takes a short read
+ * for "drained", so a client that sends its last bytes and hangs up at once leaves an end of
+ * file that MHD never reads: the upload would hang until the connection timeout. Seeing the
+ * end of file here, shut the socket down: that raises the new event MHD needs to close it. */
+static int
+s_on_stream_fd(zloop_t *loop, zmq_pollitem_t *item, void *arg)
+{
+    (void)loop;
+    zn_http_req_t *req = arg;
+    zn_http_t *server = req->server;
+    char byte;
+    if (recv(item->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) == 0) {
+        s_unwatch(req);
+        (void)shutdown(item->fd, SHUT_RDWR); /* best effort: the timeout still applies */
+    }
+    s_run_now(server); /* may end REQ */
+    return 0;
+}
+
+void
+zn_http_stream_body(zn_http_req_t *req, const zn_http_sink_t *sink)
+{
+    ZN_ASSERT(!req->handled && req->len == 0 && sink->write != NULL);
+    req->sink = *sink;
+    req->streaming = true;
+    req->too_big = false; /* the sink enforces its own limit */
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    zloop_t *loop = req->server->loop;
+    if (info == NULL || loop == NULL) {
+        return;
+    }
+    req->watch = (zmq_pollitem_t){NULL, info->connect_fd, ZMQ_POLLIN, 0};
+    if (zloop_poller(loop, &req->watch, s_on_stream_fd, req) == 0) {
+        zloop_poller_set_tolerant(loop, &req->watch);
+        req->watching = true;
+    }
+}
+
+int64_t
+zn_http_content_length(const zn_http_req_t *req)
+{
+    const char *text = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "Content-Length");
+    if (text == NULL || *text < '0' || *text > '9') {
+        return -1;
+    }
+    char *end = NULL;
+    errno = 0;
+    unsigned long long value = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0' || value > INT64_MAX) {
+        return -1;
+    }
+    return (int64_t)value;
+}
+
+void
+zn_http_respond_fd(zn_http_req_t *req, unsigned status, const char *content_type, int fd,
+                   uint64_t offset, uint64_t size)
+{
+    ZN_ASSERT(req->response == NULL);
+    struct MHD_Response *response = MHD_create_response_from_fd_at_offset64(size, fd, offset);
+    if (response == NULL) {
+        /* MHD refuses offsets or sizes beyond what the platform's off_t can take. */
+        (void)close(fd);
+        char *body = zn_json_error_body(500, "cannot send the file");
+        zn_http_respond(req, 500, "application/json", body, strlen(body));
+        zn_str_free(&body);
+        return;
+    }
+    s_respond_with(req, status, content_type, response);
+}
+
+void
+zn_http_respond(zn_http_req_t *req, unsigned status, const char *content_type, const char *body,
+                size_t len)
+{
+    ZN_ASSERT(req->response == NULL);
+    /* MUST_COPY never writes through the pointer; MHD 0.9.75 has no const variant. */
+    struct MHD_Response *response =
+        MHD_create_response_from_buffer(len, (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    ZN_ASSERT(response != NULL); /* only fails on out-of-memory */
+    s_respond_with(req, status, content_type, response);
 }

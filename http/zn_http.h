@@ -31,6 +31,11 @@ typedef struct zn_http_opts {
     size_t body_max_bytes;         /* larger bodies get 413; 0: ZN_HTTP_BODY_MAX_DEFAULT */
     int timeout_s;                 /* idle connections are closed after this; 0: 30 */
     const char *request_id_header; /* e.g. "X-Openstack-Request-Id"; NULL: that one */
+    /* May be NULL. Called once per request as soon as its headers are in, before any body byte
+     * (same ARG as the handler): it may call zn_http_stream_body to stream the body to a sink,
+     * or zn_http_respond to refuse the request at once (its body is then never read); else the
+     * body is read whole as usual. The handler still runs once the body is in. */
+    zn_http_handler_fn *on_headers;
 } zn_http_opts_t;
 
 /* Listen per OPTS and call HANDLER with ARG for every complete request. Returns 0, -EINVAL with
@@ -70,6 +75,37 @@ void zn_http_defer(zn_http_req_t *req);
 
 /* True once zn_http_defer was called for REQ. */
 bool zn_http_is_deferred(const zn_http_req_t *req);
+
+/* ---- streaming (bodies too large to hold: image uploads and downloads) -------------------- */
+
+/* LEN bytes of a streamed body, in order. Return 0, or a negative code to refuse the rest: the
+ * remaining bytes are then read and dropped, and the handler still runs at the end. */
+typedef int(zn_http_sink_write_fn)(void *arg, const char *data, size_t len);
+
+/* The request ended before its handler ran (the client went away mid-body, or the server is
+ * stopping): the sink's owner drops what it wrote. Called at most once, never after the
+ * handler ran. */
+typedef void(zn_http_sink_abort_fn)(void *arg);
+
+typedef struct zn_http_sink {
+    zn_http_sink_write_fn *write;
+    zn_http_sink_abort_fn *abort; /* may be NULL */
+    void *arg;                    /* the sink owner's; never freed by zn_http */
+} zn_http_sink_t;
+
+/* From on_headers only: deliver REQ's body to SINK (copied) chunk by chunk instead of buffering
+ * it. body_max_bytes does not apply (the sink enforces its own limit); zn_http_body is then
+ * empty in the handler. */
+void zn_http_stream_body(zn_http_req_t *req, const zn_http_sink_t *sink);
+
+/* The request's Content-Length, or -1 when absent or not a number (chunked uploads). */
+int64_t zn_http_content_length(const zn_http_req_t *req);
+
+/* Answer REQ with STATUS and SIZE bytes of the file FD from OFFSET, sent straight from the file
+ * (sendfile where possible) as the client reads: nothing is held in memory. Takes FD (closed
+ * when the answer is done, also on failure). Exactly once per request, like zn_http_respond. */
+void zn_http_respond_fd(zn_http_req_t *req, unsigned status, const char *content_type, int fd,
+                        uint64_t offset, uint64_t size);
 
 /* Answer REQ with STATUS and LEN bytes of BODY (copied; may be empty) of CONTENT_TYPE (NULL
  * for none). Exactly once per request. For a deferred request this resumes the connection. */
