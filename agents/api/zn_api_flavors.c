@@ -170,7 +170,9 @@ s_list(zn_api_t *self, zn_rest_req_t *req, bool detail, zn_fault_t *fault)
         rc = zn__api_scan(self, txn, ZN_TABLE_FLAVORS, NULL, NULL, s_collect, &list);
         zn_store_read_end(&txn);
     }
-    qsort(list.items, list.count, sizeof(*list.items), s_by_id);
+    if (list.count > 1) {
+        qsort(list.items, list.count, sizeof(*list.items), s_by_id);
+    }
     size_t start = 0;
     size_t limit = 0;
     if (rc == 0) {

@@ -51,20 +51,20 @@ struct zn_api {
 #define ZN_API_VERSION_HANDLERS(X) X(versions) X(version_v20) X(version_v21)
 
 /* Everything else (behind the microversion check). */
-#define ZN_API_HANDLERS(X)                                                                         \
-    X(flavor_list)                                                                                 \
-    X(flavor_detail)                                                                               \
-    X(flavor_show)                                                                                 \
-    X(flavor_create) X(flavor_delete) X(extra_specs_list) X(extra_specs_create) X(extra_spec_show) \
-        X(extra_spec_update) X(extra_spec_delete) X(keypair_list) X(keypair_create)                \
-            X(keypair_show) X(keypair_delete) X(server_list) X(server_detail) X(server_create)     \
-                X(server_show) X(server_update) X(server_delete) X(server_action) X(action_list)   \
-                    X(action_show) X(attachment_list) X(attachment_create) X(attachment_show)      \
-                        X(attachment_delete) X(service_list) X(service_update) X(hypervisor_list)  \
-                            X(hypervisor_detail) X(hypervisor_show) X(hypervisor_stats)            \
-                                X(zone_list) X(zone_detail) X(limits) X(quota_show)                \
-                                    X(quota_defaults) X(quota_detail) X(quota_update)              \
-                                        X(quota_delete)
+/* clang-format off */
+#define ZN_API_HANDLERS(X) \
+    X(flavor_list) X(flavor_detail) X(flavor_show) X(flavor_create) \
+    X(flavor_delete) X(extra_specs_list) X(extra_specs_create) X(extra_spec_show) \
+    X(extra_spec_update) X(extra_spec_delete) X(keypair_list) X(keypair_create) \
+    X(keypair_show) X(keypair_delete) X(server_list) X(server_detail) \
+    X(server_create) X(server_show) X(server_update) X(server_delete) \
+    X(server_action) X(metadata_list) X(metadata_replace) X(metadata_update) \
+    X(action_list) X(action_show) X(attachment_list) X(attachment_create) \
+    X(attachment_show) X(attachment_delete) X(service_list) X(service_update) \
+    X(hypervisor_list) X(hypervisor_detail) X(hypervisor_show) X(hypervisor_stats) \
+    X(zone_list) X(zone_detail) X(limits) X(quota_show) \
+    X(quota_defaults) X(quota_detail) X(quota_update) X(quota_delete)
+/* clang-format on */
 #define ZN_API_DECLARE(name) int zn__api_##name(void *arg, zn_rest_req_t *req, zn_fault_t *fault);
 ZN_API_VERSION_HANDLERS(ZN_API_DECLARE)
 ZN_API_HANDLERS(ZN_API_DECLARE)
@@ -121,6 +121,16 @@ void zn__api_inst_update(zn_api_t *self, const zn_ctx_t *ctx, const char *instan
  * and INST's event_seq moves on, so that the conductor finishes that event. */
 ZN_MUST_CHECK int zn__api_event_start(zn_batch_t *batch, zn_cell_instance_t *inst,
                                       const zn_ctx_t *ctx, const char *action, const char *event);
+
+/* Finish INST's current action event with RESULT ("Success", "Error") and MESSAGE: the updated
+ * row goes into BATCH (nothing when the row is gone). */
+ZN_MUST_CHECK int zn__api_event_finish(zn_api_t *self, zn_store_read_t *txn,
+                                       const zn_cell_instance_t *inst, zn_batch_t *batch,
+                                       const char *result, const char *message);
+
+/* Give back the claim of INSTANCE_ID if one is left (its instance is gone): the claim goes and
+ * its host's usage shrinks, in one conditional write. Fire and forget (logged). */
+void zn__api_release_orphan_claim(zn_api_t *self, const zn_ctx_t *ctx, const char *instance_id);
 
 /* Replace *FIELD with a copy of VALUE (NULL or "" clear it). */
 void zn__api_set_str(char **field, const char *value);

@@ -358,3 +358,120 @@ zn__api_write_reply(zn_api_t *self, zn_rest_req_t *req, const zn_batch_t *batch,
     }
     return ZN_DEFERRED;
 }
+
+/* ---- events and claims -------------------------------------------------------------------- */
+
+int
+zn__api_event_finish(zn_api_t *self, zn_store_read_t *txn, const zn_cell_instance_t *inst,
+                     zn_batch_t *batch, const char *result, const char *message)
+{
+    if (inst->event_seq <= 0) {
+        return 0;
+    }
+    char key[ZN_CELLREC_EVENT_KEY_MAX];
+    zn_cellrec_event_key(inst->id, inst->event_seq, key);
+    zn_cell_event_t ev;
+    uint64_t gen = 0;
+    if (zn__api_get(self, txn, ZN_TABLE_INSTANCE_EVENTS, key, &zn_cell_event_schema, &ev, &gen,
+                    NULL) < 0) {
+        return 0; /* the row is gone or damaged: the instance's state still changes */
+    }
+    zn__api_set_str(&ev.result, result);
+    zn__api_set_str(&ev.message, message);
+    ev.finish_ms = zn_clock_wall_ms();
+    int rc = zn_sclient_put(batch, ZN_TABLE_INSTANCE_EVENTS, key, &zn_cell_event_schema, &ev, gen);
+    zn_schema_release(&zn_cell_event_schema, &ev);
+    return rc;
+}
+
+typedef struct {
+    zn_api_t *api;
+    zn_ctx_t ctx;
+    char id[ZN_API_ID_MAX + 1];
+    int tries;
+} s_orphan_t;
+
+static void s_orphan_run(s_orphan_t *o);
+
+static void
+s_orphan_written(void *arg, const zn_fault_t *fault)
+{
+    s_orphan_t *o = arg;
+    if (fault->code == ZN_ECONFLICT && o->tries < ZN_API_TRIES) {
+        s_orphan_run(o);
+        return;
+    }
+    if (fault->code < 0) {
+        zn_log_warn(o->ctx.req_id, "claim of deleted instance %s not released: %s", o->id,
+                    zn_fault_message(fault));
+    }
+    zn_free(o);
+}
+
+/* The claim's release into BATCH; ZN_EDONE when there is no claim. */
+static int
+s_orphan_batch(s_orphan_t *o, zn_store_read_t *txn, zn_batch_t *batch)
+{
+    zn_cell_claim_t claim;
+    uint64_t claim_gen = 0;
+    int rc = zn__api_get(o->api, txn, ZN_TABLE_CLAIMS, o->id, &zn_cell_claim_schema, &claim,
+                         &claim_gen, NULL);
+    if (rc < 0) {
+        return rc == -ENOENT ? ZN_EDONE : rc;
+    }
+    zn_cell_usage_t usage;
+    uint64_t usage_gen = 0;
+    rc = zn__api_get(o->api, txn, ZN_TABLE_HOST_USAGE, claim.host, &zn_cell_usage_schema, &usage,
+                     &usage_gen, NULL);
+    if (rc == 0) {
+        usage.vcpus_used -= claim.vcpus;
+        usage.ram_mb_used -= claim.ram_mb;
+        usage.disk_gb_used -= claim.disk_gb;
+        usage.instances -= 1;
+        rc = zn_sclient_put(batch, ZN_TABLE_HOST_USAGE, claim.host, &zn_cell_usage_schema, &usage,
+                            usage_gen);
+        zn_schema_release(&zn_cell_usage_schema, &usage);
+    } else if (rc == -ENOENT) {
+        rc = 0;
+    }
+    if (rc == 0) {
+        rc = zn_batch_delete(batch, ZN_TABLE_CLAIMS, zn_batch_str(o->id), claim_gen);
+    }
+    zn_schema_release(&zn_cell_claim_schema, &claim);
+    return rc;
+}
+
+static void
+s_orphan_run(s_orphan_t *o)
+{
+    o->tries++;
+    zn_store_read_t *txn = NULL;
+    zn_batch_t *batch = zn_batch_new();
+    int rc = zn__api_read_begin(o->api, &txn, NULL);
+    if (rc == 0) {
+        rc = s_orphan_batch(o, txn, batch);
+    }
+    zn_store_read_end(&txn);
+    if (rc == 0) {
+        rc = zn__api_write(o->api, &o->ctx, batch, s_orphan_written, o);
+    }
+    zn_batch_destroy(&batch);
+    if (rc != 0) {
+        if (rc != ZN_EDONE) {
+            zn_log_warn(o->ctx.req_id, "claim of deleted instance %s not released: %s", o->id,
+                        zn_strerror(rc));
+        }
+        zn_free(o);
+    }
+}
+
+void
+zn__api_release_orphan_claim(zn_api_t *self, const zn_ctx_t *ctx, const char *instance_id)
+{
+    s_orphan_t *o = zn_calloc(1, sizeof(*o));
+    o->api = self;
+    zn_ctx_copy(&o->ctx, ctx);
+    o->ctx.token = (zn_buf_t){NULL, 0};
+    (void)snprintf(o->id, sizeof(o->id), "%s", instance_id);
+    s_orphan_run(o);
+}

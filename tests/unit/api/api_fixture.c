@@ -298,3 +298,69 @@ api_fixture_http(const api_fixture_t *fix, const char *method, const char *path,
     zn_str_free(&full);
     return status;
 }
+
+static char *
+s_request_text(const api_fixture_t *fix, const char *method, const char *path, int who,
+               const char *body)
+{
+    char *full = path[0] == '!' ? zn_strdup(path + 1) : zn_asprintf("/v2.1%s", path);
+    char *request = zn_asprintf("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nConnection: close\r\n"
+                                "X-Auth-Token: %s\r\nContent-Type: application/json\r\n"
+                                "Content-Length: %zu\r\n\r\n%s",
+                                method, full, fix->port, fix->token[who],
+                                body != NULL ? strlen(body) : 0, body != NULL ? body : "");
+    zn_str_free(&full);
+    return request;
+}
+
+void
+api_fixture_http_burst(const api_fixture_t *fix, const char *method, const char *path, int who,
+                       const char *body, size_t count, int *statuses)
+{
+    int *fds = zn_calloc(count, sizeof(int));
+    char *request = s_request_text(fix, method, path, who, body);
+    size_t len = strlen(request);
+    for (size_t i = 0; i < count; i++) {
+        fds[i] = s_connect(fix->port);
+        if (write(fds[i], request, len) != (ssize_t)len) {
+            abort();
+        }
+    }
+    char buf[4096];
+    for (size_t i = 0; i < count; i++) {
+        size_t used = 0;
+        ssize_t n = 0;
+        while ((n = read(fds[i], buf + used, sizeof(buf) - 1 - used)) > 0 &&
+               used + (size_t)n < sizeof(buf) - 1) {
+            used += (size_t)n;
+        }
+        buf[used] = '\0';
+        statuses[i] = 0;
+        if (sscanf(buf, "HTTP/1.1 %d", &statuses[i]) != 1) {
+            statuses[i] = -1;
+        }
+        close(fds[i]);
+    }
+    zn_str_free(&request);
+    zn_free(fds);
+}
+
+bool
+api_fixture_wait_server(const api_fixture_t *fix, const char *path, int who, int want_status,
+                        const char *field, const char *want, int timeout_ms)
+{
+    int64_t deadline = zclock_mono() + timeout_ms;
+    while (zclock_mono() < deadline) {
+        json_t *doc = NULL;
+        int status = api_fixture_http(fix, "GET", path, who, NULL, NULL, &doc, NULL, 0);
+        const char *got = json_string_value(json_object_get(json_object_get(doc, "server"), field));
+        bool done =
+            status == want_status && (field == NULL || (got != NULL && strcmp(got, want) == 0));
+        json_decref(doc);
+        if (done) {
+            return true;
+        }
+        zclock_sleep(20); /* polling with a deadline: the agents give no event to wait on */
+    }
+    return false;
+}

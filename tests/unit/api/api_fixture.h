@@ -6,6 +6,7 @@
 #ifndef API_FIXTURE_H
 #define API_FIXTURE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +44,15 @@ const char *api_fixture_project(const api_fixture_t *fix, api_caller_t who);
  * HEADERS (may be NULL, cap bytes) the raw header block. */
 int api_fixture_http(const api_fixture_t *fix, const char *method, const char *path, int who,
                      const char *body, const char *extra, json_t **out, char *headers, size_t cap);
+
+/* Send COUNT requests at once on COUNT connections (all written before any answer is read);
+ * STATUSES gets each one's status. For races. */
+void api_fixture_http_burst(const api_fixture_t *fix, const char *method, const char *path, int who,
+                            const char *body, size_t count, int *statuses);
+
+/* Poll GET PATH as WHO until its status is WANT_STATUS and, when FIELD is not NULL, the
+ * string at "server"."FIELD" equals WANT (up to TIMEOUT_MS). Returns true when it did. */
+bool api_fixture_wait_server(const api_fixture_t *fix, const char *path, int who, int want_status,
+                             const char *field, const char *want, int timeout_ms);
 
 #endif
