@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* vol_fixture.h - a real zinc-volume in-process (a czmq actor) with a real conductor and a
+ * real identity beside it, temp dirs and free loopback ports, plus a blocking HTTP client that
+ * returns the JSON answer (tests and bench/bench_volume). */
+#ifndef VOL_FIXTURE_H
+#define VOL_FIXTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+typedef struct vol_fixture vol_fixture_t;
+
+/* Start conductor, identity (admin/secret on project admin) and volume with SETTINGS
+ * ("section.key=value", NULL-terminated, may be NULL) applied to the volume agent after the
+ * fixture's own. Aborts on failure. */
+vol_fixture_t *vol_fixture_start(const char *const *settings);
+
+void vol_fixture_stop(vol_fixture_t **fix_p);
+
+/* The volume agent's REST port and call endpoint; identity's REST port. */
+uint16_t vol_fixture_port(const vol_fixture_t *fix);
+const char *vol_fixture_call(const vol_fixture_t *fix);
+uint16_t vol_fixture_identity_port(const vol_fixture_t *fix);
+
+/* The admin's token and project id. Borrowed. */
+const char *vol_fixture_admin_token(const vol_fixture_t *fix);
+const char *vol_fixture_admin_project(const vol_fixture_t *fix);
+
+/* Create project PROJECT and user USER (password "pw") with the member role there, log in:
+ * the token into TOKEN (cap TOKEN_CAP) and the project id into PROJECT_ID (cap 64). */
+void vol_fixture_user(vol_fixture_t *fix, const char *project, const char *user, char *token,
+                      size_t token_cap, char *project_id);
+
+/* METHOD PATH on 127.0.0.1:PORT with X-Auth-Token TOKEN (may be NULL) and BODY (may be
+ * NULL). Returns the status; *json (may be NULL) gets the parsed body or NULL; with SUBJECT,
+ * the X-Subject-Token header lands there (cap bytes). */
+int vol_fixture_http(uint16_t port, const char *method, const char *path, const char *token,
+                     const char *body, json_t **json, char *subject, size_t cap);
+
+#endif
