@@ -52,6 +52,8 @@ struct zn_http_req {
     zn_http_sink_t sink;
     zmq_pollitem_t watch; /* a streamed body's socket, while watched */
     bool watching;
+    void *user; /* a layer above's, with its destructor */
+    void (*user_free)(void *user);
     bool deferred;
     void *deferred_handle;
     struct MHD_Response *response;
@@ -76,6 +78,9 @@ static void
 s_req_free(zn_http_req_t *req)
 {
     s_unwatch(req);
+    if (req->user != NULL && req->user_free != NULL) {
+        req->user_free(req->user);
+    }
     for (size_t i = 0; i < req->header_count; i++) {
         zn_free(req->header_names[i]);
         zn_free(req->header_values[i]);
@@ -551,6 +556,19 @@ zn_http_stream_body(zn_http_req_t *req, const zn_http_sink_t *sink)
         zloop_poller_set_tolerant(loop, &req->watch);
         req->watching = true;
     }
+}
+
+void
+zn_http_set_user(zn_http_req_t *req, void *user, void (*free_fn)(void *user))
+{
+    req->user = user;
+    req->user_free = free_fn;
+}
+
+void *
+zn_http_user(const zn_http_req_t *req)
+{
+    return req->user;
 }
 
 int64_t

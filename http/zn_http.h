@@ -98,6 +98,14 @@ typedef struct zn_http_sink {
  * empty in the handler. */
 void zn_http_stream_body(zn_http_req_t *req, const zn_http_sink_t *sink);
 
+/* Attach USER to REQ (a layer above keeps its own request object there from on_headers to the
+ * handler). FREE_FN (may be NULL) runs on USER when REQ ends still holding it, e.g. when the
+ * client went away before the handler ran; set NULL again once you took USER back. */
+void zn_http_set_user(zn_http_req_t *req, void *user, void (*free_fn)(void *user));
+
+/* What zn_http_set_user attached, or NULL. */
+void *zn_http_user(const zn_http_req_t *req);
+
 /* The request's Content-Length, or -1 when absent or not a number (chunked uploads). */
 int64_t zn_http_content_length(const zn_http_req_t *req);
 

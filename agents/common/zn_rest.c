@@ -26,6 +26,7 @@ struct zn_rest {
     int64_t validate_timeout_ms;
     zn_metrics_t *metrics;
     zn_trace_t *trace;
+    zn_rest_open_fn *open_stream;
     zn_http_t *http;
     size_t pending; /* requests past their handler with no answer yet */
 };
@@ -178,9 +179,9 @@ s_req_free(zn_rest_req_t **req_p)
     *req_p = NULL;
 }
 
+/* Count, trace and log REQ's answer of STATUS (which the caller then sends). */
 static void
-s_answer(zn_rest_req_t *req, unsigned status, const char *content_type, const char *data,
-         size_t len)
+s_account(zn_rest_req_t *req, unsigned status)
 {
     ZN_ASSERT(!req->answered); /* exactly one answer per request */
     req->answered = true;
@@ -205,9 +206,27 @@ s_answer(zn_rest_req_t *req, unsigned status, const char *content_type, const ch
     zn_log_info(zn_http_request_id(req->http), "%s %s status=%u us=%lld peer=%s",
                 zn_http_method(req->http), zn_http_path(req->http), status, (long long)took_us,
                 zn_http_peer(req->http));
+}
+
+static void
+s_answer(zn_rest_req_t *req, unsigned status, const char *content_type, const char *data,
+         size_t len)
+{
+    s_account(req, status);
     zn_http_respond(req->http, status, content_type, data, len);
     if (!req->sync) {
         s_req_free(&req); /* a deferred answer: nobody else holds REQ any more */
+    }
+}
+
+void
+zn_rest_reply_fd(zn_rest_req_t *req, unsigned status, const char *content_type, int fd,
+                 uint64_t offset, uint64_t size)
+{
+    s_account(req, status);
+    zn_http_respond_fd(req->http, status, content_type, fd, offset, size);
+    if (!req->sync) {
+        s_req_free(&req);
     }
 }
 
@@ -418,6 +437,10 @@ s_authenticate(zn_rest_req_t *req)
         return;
     }
     zn_buf_t buf = {(const uint8_t *)token, strlen(token)};
+    if (req->has_auth) { /* a streamed request's early look: validate afresh now */
+        zn_schema_release(&zn_idclient_auth_schema, &req->auth);
+        req->has_auth = false;
+    }
     const zn_idclient_auth_t *cached = zn_idclient_lookup(rest->idclient, buf);
     if (cached != NULL) {
         zn_schema_copy(&zn_idclient_auth_schema, &req->auth, cached);
@@ -491,10 +514,9 @@ s_dispatch(zn_rest_req_t *req)
     s_authenticate(req);
 }
 
-static void
-s_on_http(void *arg, zn_http_req_t *http)
+static zn_rest_req_t *
+s_req_new(zn_rest_t *self, zn_http_req_t *http)
 {
-    zn_rest_t *self = arg;
     zn_rest_req_t *req = zn_calloc(1, sizeof(*req));
     req->rest = self;
     req->http = http;
@@ -507,12 +529,70 @@ s_on_http(void *arg, zn_http_req_t *http)
     }
     const char *host = zn_http_header(http, "Host");
     req->base_url = zn_asprintf("http://%s%s", host != NULL ? host : "127.0.0.1", self->url_prefix);
-    req->sync = true;
-    s_dispatch(req);
+    return req;
+}
+
+static void
+s_on_http(void *arg, zn_http_req_t *http)
+{
+    zn_rest_t *self = arg;
+    zn_rest_req_t *req = zn_http_user(http);
+    if (req != NULL) {
+        zn_http_set_user(http, NULL, NULL); /* a streamed request, routed from its headers */
+        req->sync = true;
+        s_authenticate(req);
+    } else {
+        req = s_req_new(self, http);
+        req->sync = true;
+        s_dispatch(req);
+    }
     req->sync = false;
     if (req->answered) {
         s_req_free(&req);
     }
+}
+
+static void
+s_req_free_user(void *user)
+{
+    zn_rest_req_t *req = user;
+    s_req_free(&req);
+}
+
+/* Route a request as soon as its headers are in; a ZN_REST_STREAM route opens its sink now
+ * and keeps its request object on the HTTP request until the body is in. */
+static void
+s_on_headers(void *arg, zn_http_req_t *http)
+{
+    zn_rest_req_t *req = s_req_new(arg, http);
+    bool path_known = false;
+    req->route = s_route(req, &path_known);
+    if (req->route == NULL || !(req->route->flags & ZN_REST_STREAM)) {
+        s_req_free(&req); /* routed again, with its body, by s_on_http */
+        return;
+    }
+    const char *token = zn_http_header(http, "X-Auth-Token");
+    const zn_idclient_auth_t *cached =
+        token != NULL ? zn_idclient_lookup(req->rest->idclient,
+                                           (zn_buf_t){(const uint8_t *)token, strlen(token)})
+                      : NULL;
+    if (cached != NULL) {
+        zn_schema_copy(&zn_idclient_auth_schema, &req->auth, cached);
+        req->has_auth = true;
+    }
+    zn_fault_t fault;
+    zn_fault_clear(&fault);
+    req->sync = true;
+    int rc = req->rest->open_stream(req->rest->arg, req, &fault);
+    if (rc < 0 && !req->answered) {
+        zn_rest_error(req, rc, zn_fault_message(&fault));
+    }
+    req->sync = false;
+    if (req->answered) {
+        s_req_free(&req);
+        return;
+    }
+    zn_http_set_user(http, req, s_req_free_user);
 }
 
 /* ---- the server -------------------------------------------------------------------------- */
@@ -547,9 +627,11 @@ zn_rest_open(zn_rest_t **out, const zn_rest_opts_t *opts, zn_fault_t *fault)
         opts->validate_timeout_ms > 0 ? opts->validate_timeout_ms : S_VALIDATE_TIMEOUT_MS;
     self->metrics = opts->metrics;
     self->trace = opts->trace;
+    self->open_stream = opts->open_stream;
     zn_http_opts_t http_opts = {
         .endpoint = opts->endpoint,
         .body_max_bytes = opts->body_max_bytes,
+        .on_headers = opts->open_stream != NULL ? s_on_headers : NULL,
     };
     int rc = zn_http_open(&self->http, &http_opts, s_on_http, self, fault);
     if (rc < 0) {

@@ -53,11 +53,21 @@ typedef struct zn_rest_req zn_rest_req_t;
 typedef int(zn_rest_fn)(void *arg, zn_rest_req_t *req, zn_fault_t *fault);
 
 enum {
-    ZN_REST_NO_TOKEN = 1u << 0, /* public: version discovery */
-    ZN_REST_JSON = 1u << 1,     /* the body must be a JSON object (400 otherwise) */
-    ZN_REST_ADMIN = 1u << 2,    /* the admin role only */
-    ZN_REST_ANY_SCOPE = 1u << 3 /* a valid token of any scope will do (not only project) */
+    ZN_REST_NO_TOKEN = 1u << 0,  /* public: version discovery */
+    ZN_REST_JSON = 1u << 1,      /* the body must be a JSON object (400 otherwise) */
+    ZN_REST_ADMIN = 1u << 2,     /* the admin role only */
+    ZN_REST_ANY_SCOPE = 1u << 3, /* a valid token of any scope will do (not only project) */
+    ZN_REST_STREAM = 1u << 4     /* the body is streamed to a sink (opts' open_stream) */
 };
+
+/* For ZN_REST_STREAM routes (zn_rest_opts_t.open_stream): called once the request's headers are in,
+ * before any body byte, with the captures, query and headers available. The token is not validated
+ * yet: zn_rest_auth is the identity cache's answer when it had one, else NULL (fn still runs only
+ * after full validation and policy). Give the body a sink with
+ * zn_http_stream_body(zn_rest_http(REQ), ..) and return 0; or return a negative code with FAULT to
+ * refuse at once (the error is answered and the body never read). The route's fn then runs once the
+ * whole body is in. */
+typedef int(zn_rest_open_fn)(void *arg, zn_rest_req_t *req, zn_fault_t *fault);
 
 typedef struct zn_rest_route {
     const char *method;  /* "GET", "POST", ...; NULL ends a table */
@@ -78,6 +88,7 @@ typedef struct zn_rest_opts {
     size_t body_max_bytes;         /* 0: ZN_HTTP_BODY_MAX_DEFAULT */
     int64_t validate_timeout_ms;   /* 0: 2000 */
     zn_metrics_t *metrics;         /* borrowed, may be NULL: requests, errors, latency */
+    zn_rest_open_fn *open_stream;  /* opens the sink of ZN_REST_STREAM routes; NULL: none */
     zn_trace_t *trace;             /* borrowed, may be NULL: a span per request (zn_agent_trace) */
 } zn_rest_opts_t;
 
@@ -150,6 +161,11 @@ void zn_rest_reply(zn_rest_req_t *req, unsigned status, json_t *body);
 /* Answer with LEN bytes of DATA (copied) of CONTENT_TYPE. */
 void zn_rest_reply_raw(zn_rest_req_t *req, unsigned status, const char *content_type,
                        const char *data, size_t len);
+
+/* Answer with SIZE bytes of the file FD from OFFSET, sent from the file as the client reads
+ * (zn_http_respond_fd). Takes FD. */
+void zn_rest_reply_fd(zn_rest_req_t *req, unsigned status, const char *content_type, int fd,
+                      uint64_t offset, uint64_t size);
 
 /* Answer with the service's error body for CODE (a negative errno or zinc code) and MESSAGE. */
 void zn_rest_error(zn_rest_req_t *req, int code, const char *message);
