@@ -26,7 +26,6 @@ struct zn_sched_hosts {
     double scale_ram_mb;
     double scale_disk_gb;
     uint64_t rng;
-    uint64_t next_seq;
     zn__sched_host_t **found; /* scratch for a decision: the best that pass */
     size_t found_cap;
 };
@@ -184,7 +183,7 @@ s_add(zn_sched_hosts_t *self, const char *name)
     zn__sched_host_t *h = zn_calloc(1, sizeof(*h));
     h->name = zn_strdup(name);
     h->alive = true;
-    h->seq = self->next_seq++;
+    h->seq = s_random(self);
     h->prio = (uint32_t)(s_random(self) >> 32);
     h->slot = self->count;
     self->hosts[self->count++] = h;

@@ -32,7 +32,8 @@ struct zn__sched_host {
     bool busy;    /* a claim of ours is in flight */
     bool in_tree; /* enabled and alive: a candidate */
     size_t slot;  /* index in the dense array */
-    uint64_t seq; /* tie-break among equal weights: older hosts first */
+    uint64_t seq; /* tie-break among equal weights: random, so that two schedulers with the
+                     same view walk equal hosts in different orders and rarely collide */
     /* The treap: key (score descending, seq ascending), heap on prio. */
     zn__sched_host_t *left;
     zn__sched_host_t *right;

@@ -484,6 +484,26 @@ s_claim(s_op_t *op, zn_fault_t *fault)
     return 0;
 }
 
+/* Bring every host (USAGE_ONLY: only their usage) up to date from the replica, at most every
+ * refresh_min_ms. Returns true when it did. */
+static bool
+s_refresh_now(zn_sched_place_t *self, bool usage_only)
+{
+    int64_t now_ms = zn_clock_mono_ms();
+    if (now_ms - self->last_refresh_ms < self->opts.refresh_min_ms) {
+        return false;
+    }
+    self->last_refresh_ms = now_ms;
+    int64_t start_us = zn_clock_mono_us();
+    zn_fault_t why;
+    int rc = usage_only ? zn_sched_sync_refresh_usage(self->opts.sc, self->opts.hosts, NULL, &why)
+                        : zn_sched_sync_refresh(self->opts.sc, self->opts.hosts, NULL, &why);
+    if (self->opts.metrics != NULL) {
+        zn_metrics_observe_us(self->opts.metrics, "refresh_us", zn_clock_mono_us() - start_us);
+    }
+    return rc == 0;
+}
+
 /* Decide in memory. A failure first refreshes the host states from the store (at most every
  * refresh_min_ms), since a release the periodic refresh has not seen yet may make room. */
 static int
@@ -492,14 +512,7 @@ s_decide(s_op_t *op, zn_sched_pick_t *pick, zn_fault_t *fault)
     zn_sched_place_t *self = op->owner;
     int rc = zn_sched_hosts_select(self->opts.hosts, &op->req, pick, fault);
     self->counts.decisions++;
-    int64_t now_ms = zn_clock_mono_ms();
-    bool stale = now_ms - self->last_refresh_ms >= self->opts.refresh_min_ms;
-    if (rc != ZN_ENOVALIDHOST || !stale) {
-        return rc;
-    }
-    self->last_refresh_ms = now_ms;
-    zn_fault_t why;
-    if (zn_sched_sync_refresh(self->opts.sc, self->opts.hosts, NULL, &why) < 0) {
+    if (rc != ZN_ENOVALIDHOST || !s_refresh_now(self, false)) {
         return rc;
     }
     self->counts.decisions++;
@@ -555,12 +568,15 @@ s_claimed(void *arg, const zn_fault_t *fault)
         s_finish(op, 0, op->host, NULL);
     } else {
         /* Our view of the host was stale (or the outcome is unknown): learn what the store
-         * holds, then decide again (s_attempt first looks for a claim that did commit). */
+         * holds, then decide again (s_attempt first looks for a claim that did commit). A
+         * conflict means another scheduler is placing too, so the rest of our view is likely
+         * stale as well: refresh all of it (rate-limited), else re-read that host alone. */
         bool conflict = fault->code == ZN_ECONFLICT;
         self->counts.conflicts += conflict ? 1 : 0;
         s_count(self, conflict ? "claim_conflicts" : "claim_errors");
         zn_fault_t why;
-        if (zn_sched_sync_usage(self->opts.sc, self->opts.hosts, op->host, &why) < 0) {
+        if ((!conflict || !s_refresh_now(self, true)) &&
+            zn_sched_sync_usage(self->opts.sc, self->opts.hosts, op->host, &why) < 0) {
             zn_log_warn(op->req_id, "host %s: %s", op->host, zn_fault_message(&why));
         }
         bool retry = conflict || fault->code == -ETIMEDOUT || fault->code == ZN_EUNKNOWN;

@@ -3,6 +3,7 @@
 #include "zn_sched_sync.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "zn_log.h"
@@ -145,9 +146,9 @@ s_prune(zn_store_read_t *txn, const zn_store_table_t *table, zn_sched_hosts_t *h
     zn_free(prune.gone);
 }
 
-int
-zn_sched_sync_refresh(zn_sclient_t *sc, zn_sched_hosts_t *hosts, zn_sched_sync_stats_t *stats,
-                      zn_fault_t *fault)
+static int
+s_refresh(zn_sclient_t *sc, zn_sched_hosts_t *hosts, bool with_hosts, zn_sched_sync_stats_t *stats,
+          zn_fault_t *fault)
 {
     zn_sched_sync_stats_t local;
     stats = stats != NULL ? stats : &local;
@@ -160,8 +161,10 @@ zn_sched_sync_refresh(zn_sclient_t *sc, zn_sched_hosts_t *hosts, zn_sched_sync_s
     const zn_store_table_t *host_table = zn_sclient_table(sc, ZN_TABLE_HOSTS);
     const zn_store_table_t *usage_table = zn_sclient_table(sc, ZN_TABLE_HOST_USAGE);
     size_t count = 0;
-    rc = s_scan(txn, host_table, s_host_record, hosts, stats, &count);
-    if (rc == 0 && count != zn_sched_hosts_count(hosts)) {
+    if (with_hosts) {
+        rc = s_scan(txn, host_table, s_host_record, hosts, stats, &count);
+    }
+    if (with_hosts && rc == 0 && count != zn_sched_hosts_count(hosts)) {
         s_prune(txn, host_table, hosts, stats);
     }
     if (rc == 0) {
@@ -169,6 +172,20 @@ zn_sched_sync_refresh(zn_sclient_t *sc, zn_sched_hosts_t *hosts, zn_sched_sync_s
     }
     zn_store_read_end(&txn);
     return rc < 0 ? zn_fault_set(fault, rc, "store scan: %s", zn_strerror(rc)) : 0;
+}
+
+int
+zn_sched_sync_refresh(zn_sclient_t *sc, zn_sched_hosts_t *hosts, zn_sched_sync_stats_t *stats,
+                      zn_fault_t *fault)
+{
+    return s_refresh(sc, hosts, true, stats, fault);
+}
+
+int
+zn_sched_sync_refresh_usage(zn_sclient_t *sc, zn_sched_hosts_t *hosts, zn_sched_sync_stats_t *stats,
+                            zn_fault_t *fault)
+{
+    return s_refresh(sc, hosts, false, stats, fault);
 }
 
 int

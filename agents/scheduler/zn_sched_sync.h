@@ -26,6 +26,11 @@ typedef struct zn_sched_sync_stats {
 ZN_MUST_CHECK int zn_sched_sync_refresh(zn_sclient_t *sc, zn_sched_hosts_t *hosts,
                                         zn_sched_sync_stats_t *stats, zn_fault_t *fault);
 
+/* As zn_sched_sync_refresh for the host_usage table alone (after a claim conflicted: another
+ * scheduler is placing, and what it claimed is what we do not know). */
+ZN_MUST_CHECK int zn_sched_sync_refresh_usage(zn_sclient_t *sc, zn_sched_hosts_t *hosts,
+                                              zn_sched_sync_stats_t *stats, zn_fault_t *fault);
+
 /* Re-read HOST's usage record and take it whatever its generation (after a failed claim).
  * Returns 0 or a read error with FAULT. */
 ZN_MUST_CHECK int zn_sched_sync_usage(zn_sclient_t *sc, zn_sched_hosts_t *hosts, const char *host,

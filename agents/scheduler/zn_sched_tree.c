@@ -38,7 +38,7 @@ s_pull(zn__sched_host_t *node)
     }
 }
 
-/* True when A comes before B: higher score first, then older. */
+/* True when A comes before B: higher score first, then the lower tie-break. */
 static bool
 s_before(const zn__sched_host_t *a, const zn__sched_host_t *b)
 {
