@@ -18,6 +18,7 @@
 #include "zn_uuid.h"
 
 #define S_VALIDATE_TIMEOUT_MS 2000
+#define S_RELEASE_MAX         64u /* ports one device may hold */
 
 typedef enum {
     S_GET = 0,
@@ -323,7 +324,8 @@ s_bind_existing(s_job_t *job, zn_fault_t *fault)
     zn_net_port_t port;
     const char *port_id = job->body.bind.port_id;
     int rc = zn_netdb_get(job->self->db, ZN_NETDB_PORT, port_id, &port, NULL, fault);
-    if (rc == 0 && !job->admin && strcmp(port.project_id, job->project_id) != 0) {
+    if (rc == 0 && !job->admin &&
+        (port.project_id == NULL || strcmp(port.project_id, job->project_id) != 0)) {
         rc = zn_fault_set(fault, -ENOENT, "Port %s could not be found.", port_id);
     }
     if (rc == 0) {
@@ -436,9 +438,10 @@ s_collect_release(void *arg, const void *record)
     s_job_t *job = arg;
     const zn_net_port_t *port = record;
     const char *only = job->body.release.port_id;
-    bool mine = job->admin || strcmp(port->project_id, job->project_id) == 0;
+    bool mine =
+        job->admin || (port->project_id != NULL && strcmp(port->project_id, job->project_id) == 0);
     if (!mine || (only != NULL && only[0] != '\0' && strcmp(only, port->id) != 0) ||
-        job->release_count >= ZN_NET_IPS_MAX * 4) {
+        job->release_count >= S_RELEASE_MAX) {
         return true;
     }
     job->release_ids =

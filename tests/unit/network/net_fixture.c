@@ -43,7 +43,7 @@ s_set(net_fixture_t *fix, const char *assignment)
 {
     zn_fault_t fault;
     if (zn_cfg_apply_assignment(&fix->cfg, zn_network_options, assignment, &fault) != 0) {
-        fprintf(stderr, "net_fixture: %s\n", fault.message);
+        (void)fprintf(stderr, "net_fixture: %s\n", fault.message);
         abort();
     }
 }

@@ -83,7 +83,7 @@ s_create(s_state_t *s, int agent, const char *path, const char *kind, const char
 {
     int status = net_fixture_http(s->net[agent], "POST", path, s->admin, body, s->body, 262144);
     if (status != 201) {
-        fprintf(stderr, "POST %s: %d %s\n", path, status, s->body);
+        (void)fprintf(stderr, "POST %s: %d %s\n", path, status, s->body);
     }
     assert_int_equal(status, 201);
     json_t *root = json_loads(s->body, 0, NULL);
@@ -293,7 +293,7 @@ s_on_bind(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
     zn_net_bind_reply_t port;
     if (fault->code != 0 ||
         zn_schema_decode(&zn_net_bind_reply_schema, reply->body, &port, NULL, NULL) != 0) {
-        fprintf(stderr, "bind failed: %d %s\n", fault->code, fault->message);
+        (void)fprintf(stderr, "bind failed: %d %s\n", fault->code, fault->message);
         storm->other++;
         return;
     }
