@@ -86,6 +86,13 @@ s_unsupported(const json_t *volume, zn_fault_t *fault)
     return 0;
 }
 
+/* KEY, or its old alias ("display_name" for "name", which cinderclient still sends). */
+static const char *
+s_key_or_alias(const json_t *obj, const char *key, const char *alias)
+{
+    return json_object_get(obj, key) == NULL && json_object_get(obj, alias) != NULL ? alias : key;
+}
+
 int
 zn_voljson_create(const json_t *body, zn_voljson_create_t *out, zn_fault_t *fault)
 {
@@ -100,10 +107,12 @@ zn_voljson_create(const json_t *body, zn_voljson_create_t *out, zn_fault_t *faul
     }
     int rc = s_size(size, "size", &out->size_gb, fault);
     if (rc == 0) {
-        rc = s_opt_str(volume, "name", ZN_VOLREC_NAME_MAX, &out->name, fault);
+        rc = s_opt_str(volume, s_key_or_alias(volume, "name", "display_name"), ZN_VOLREC_NAME_MAX,
+                       &out->name, fault);
     }
     if (rc == 0) {
-        rc = s_opt_str(volume, "description", ZN_VOLREC_DESC_MAX, &out->description, fault);
+        rc = s_opt_str(volume, s_key_or_alias(volume, "description", "display_description"),
+                       ZN_VOLREC_DESC_MAX, &out->description, fault);
     }
     if (rc == 0) {
         rc = s_opt_str(volume, "imageRef", 64, &out->image_id, fault);
@@ -124,18 +133,20 @@ zn_voljson_update(const json_t *body, const char **name, const char **descriptio
     if (volume == NULL) {
         return -EINVAL;
     }
-    int rc = s_opt_str(volume, "name", ZN_VOLREC_NAME_MAX, name, fault);
+    const char *name_key = s_key_or_alias(volume, "name", "display_name");
+    const char *desc_key = s_key_or_alias(volume, "description", "display_description");
+    int rc = s_opt_str(volume, name_key, ZN_VOLREC_NAME_MAX, name, fault);
     if (rc == 0) {
-        rc = s_opt_str(volume, "description", ZN_VOLREC_DESC_MAX, description, fault);
+        rc = s_opt_str(volume, desc_key, ZN_VOLREC_DESC_MAX, description, fault);
     }
     if (rc < 0) {
         return rc;
     }
     /* A null clears the field: "" tells zn_volops_update to set it empty. */
-    if (*name == NULL && json_object_get(volume, "name") != NULL) {
+    if (*name == NULL && json_object_get(volume, name_key) != NULL) {
         *name = "";
     }
-    if (*description == NULL && json_object_get(volume, "description") != NULL) {
+    if (*description == NULL && json_object_get(volume, desc_key) != NULL) {
         *description = "";
     }
     if (*name == NULL && *description == NULL) {

@@ -22,7 +22,8 @@ typedef struct zn_voljson_create {
 } zn_voljson_create_t;
 
 /* Read {"volume": {"size": N, "name"?, "description"?, "imageRef"?, ...}}: size an integer (or
- * a string of digits, as Cinder takes), strings at most 255 bytes, nulls accepted for every
+ * a string of digits, as Cinder takes), strings at most 255 bytes ("display_name" and
+ * "display_description" accepted as the old names), nulls accepted for every
  * optional key (cinderclient sends them); snapshots, source volumes and backups are refused.
  * Returns 0 or -EINVAL with FAULT. */
 ZN_MUST_CHECK int zn_voljson_create(const json_t *body, zn_voljson_create_t *out,
