@@ -58,3 +58,13 @@ bench: build
 
 clean:
 	@rm -rf $(BUILD) $(SAN_BUILD) build-fuzz
+
+# Debian packages (zinc-common, zinc-controller, zinc-compute, zinc-tools) from a release tree
+# without failpoints, into $(DEB_BUILD)/packages/; see packaging/ and docs/deploy.md.
+DEB_BUILD ?= build-deb
+.PHONY: deb
+deb: deps
+	@cmake -S . -B $(DEB_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DZN_WERROR=ON -DZN_FAILPOINTS=OFF >/dev/null
+	@cmake --build $(DEB_BUILD) -j $(JOBS) --target zn_pkg_configs zincctl
+	@cd $(DEB_BUILD) && cpack -G DEB -B packages >/dev/null
+	@ls -1 $(DEB_BUILD)/packages/*.deb
