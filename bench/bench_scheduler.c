@@ -5,6 +5,7 @@
  * conductor and store holding 10,000 hosts: committed claims per second end to end and the
  * share of claims the store refused. Prints min/median/max over repetitions; the last line is
  * `scheduler: decisions_per_s_10k=X conflicts_pct=Y`. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,11 +24,12 @@
 #include "zn_str.h"
 #include "zn_tables.h"
 
-#define S_REPS       5
-#define S_DECISIONS  20000 /* in-memory decisions per repetition */
-#define S_RACE_REPS  3
-#define S_RACE_CALLS 2000 /* select_destinations per repetition, all in flight at once */
-#define S_RACE_HOSTS 10000
+#define S_REPS           5
+#define S_DECISIONS      20000 /* in-memory decisions per repetition */
+#define S_RACE_REPS      3
+#define S_RACE_CALLS     4000 /* select_destinations per repetition */
+#define S_RACE_IN_FLIGHT 64   /* per scheduler */
+#define S_RACE_HOSTS     10000
 
 #define S_C(text) ((char *)(uintptr_t)(text))
 
@@ -205,7 +207,7 @@ s_set(s_sched_t *s, const char *assignment)
 }
 
 static void
-s_sched_start(s_sched_t *s, const cond_fixture_t *fix)
+s_sched_start(s_sched_t *s, const cond_fixture_t *fix, const char *partition)
 {
     zn_cfg_defaults(&s->cfg, zn_scheduler_options);
     const char *fixed[] = {"agent.admin_endpoint=tcp://127.0.0.1:*", "agent.log_level=warn",
@@ -220,6 +222,9 @@ s_sched_start(s_sched_t *s, const cond_fixture_t *fix)
     s_set(s, line);
     zn_str_free(&line);
     line = zn_asprintf("scheduler.replica_dir=%s", cond_fixture_store_dir(fix));
+    s_set(s, line);
+    zn_str_free(&line);
+    line = zn_asprintf("scheduler.partition=%s", partition);
     s_set(s, line);
     zn_str_free(&line);
     s->actor = zactor_new(s_sched_actor, s);
@@ -319,20 +324,69 @@ s_admin_counter(const char *admin, const char *name)
     return value;
 }
 
+/* One repetition's requests: S_RACE_IN_FLIGHT per scheduler at all times, like a boot storm
+ * fed by an api that keeps that many builds scheduling. */
+typedef struct s_race s_race_t;
+
 typedef struct {
+    s_race_t *race;
+    int scheduler;
+} s_lane_t;
+
+struct s_race {
+    zn_client_t *const *clients;
+    zn_pack_t *pack;
+    int rep;
+    int sent;
     int answered;
     int placed;
     int failed;
-} s_race_t;
+    s_lane_t lanes[2];
+};
+
+static void s_race_answered(void *arg, const zn_env_t *reply, const zn_fault_t *fault);
+
+/* Send the next request on LANE's scheduler. */
+static void
+s_race_send(s_lane_t *lane)
+{
+    s_race_t *race = lane->race;
+    int i = race->sent++;
+    char id[48];
+    (void)snprintf(id, sizeof(id), "bench-%d-%05d", race->rep, i);
+    zn_pack_t *pack = race->pack;
+    zn_pack_reset(pack);
+    zn_pack_map(pack, 5);
+    zn_pack_str(pack, "instance_id");
+    zn_pack_str(pack, id);
+    zn_pack_str(pack, "vcpus");
+    zn_pack_i64(pack, 1 + i % 4);
+    zn_pack_str(pack, "ram_mb");
+    zn_pack_i64(pack, 2048);
+    zn_pack_str(pack, "disk_gb");
+    zn_pack_i64(pack, 20);
+    zn_pack_str(pack, "availability_zone");
+    zn_pack_str(pack, i % 2 == 0 ? s_zones[i % 3] : NULL);
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    if (zn_client_call(race->clients[lane->scheduler], "select_destinations", &ctx,
+                       zn_pack_buf(pack), 60000, s_race_answered, lane) < 0) {
+        exit(1);
+    }
+}
 
 static void
 s_race_answered(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 {
     (void)reply;
-    s_race_t *race = arg;
+    s_lane_t *lane = arg;
+    s_race_t *race = lane->race;
     race->answered++;
     race->placed += fault->code == 0 ? 1 : 0;
     race->failed += fault->code == 0 ? 0 : 1;
+    if (race->sent < S_RACE_CALLS) {
+        s_race_send(lane);
+    }
 }
 
 static int
@@ -344,51 +398,37 @@ s_race_done(zloop_t *loop, int timer_id, void *arg)
     return race->answered == S_RACE_CALLS ? -1 : 0;
 }
 
-/* One repetition: S_RACE_CALLS requests at once, alternating between the schedulers. Returns
- * committed claims per second. */
+/* One repetition: S_RACE_CALLS requests shared by the two schedulers. Returns committed claims
+ * per second. */
 static double
 s_race_once(zn_client_t *const *clients, zloop_t *loop, int rep)
 {
-    s_race_t race = {0, 0, 0};
-    zn_pack_t *pack = zn_pack_new();
-    zn_ctx_t ctx;
-    memset(&ctx, 0, sizeof(ctx));
+    s_race_t race = {.clients = clients, .pack = zn_pack_new(), .rep = rep};
     int64_t start = zn_clock_mono_us();
-    for (int i = 0; i < S_RACE_CALLS; i++) {
-        char id[48];
-        (void)snprintf(id, sizeof(id), "bench-%d-%05d", rep, i);
-        zn_pack_reset(pack);
-        zn_pack_map(pack, 5);
-        zn_pack_str(pack, "instance_id");
-        zn_pack_str(pack, id);
-        zn_pack_str(pack, "vcpus");
-        zn_pack_i64(pack, 1 + i % 4);
-        zn_pack_str(pack, "ram_mb");
-        zn_pack_i64(pack, 2048);
-        zn_pack_str(pack, "disk_gb");
-        zn_pack_i64(pack, 20);
-        zn_pack_str(pack, "availability_zone");
-        zn_pack_str(pack, i % 2 == 0 ? s_zones[i % 3] : NULL);
-        if (zn_client_call(clients[i % 2], "select_destinations", &ctx, zn_pack_buf(pack), 60000,
-                           s_race_answered, &race) < 0) {
-            exit(1);
+    for (int lane = 0; lane < 2; lane++) {
+        race.lanes[lane] = (s_lane_t){&race, lane};
+        for (int i = 0; i < S_RACE_IN_FLIGHT; i++) {
+            s_race_send(&race.lanes[lane]);
         }
     }
-    zn_pack_destroy(&pack);
-    if (zloop_timer(loop, 5, 0, s_race_done, &race) < 0) {
+    int timer = zloop_timer(loop, 5, 0, s_race_done, &race);
+    if (timer < 0) {
         exit(1);
     }
     zloop_start(loop);
+    zloop_timer_end(loop, timer);
     double elapsed_s = (double)(zn_clock_mono_us() - start) / 1e6;
+    zn_pack_destroy(&race.pack);
     if (race.failed > 0) {
         (void)fprintf(stderr, "bench_scheduler: %d requests failed\n", race.failed);
     }
     return race.placed / elapsed_s;
 }
 
-/* Two schedulers on one conductor and store: claims per second and the conflict share. */
+/* Two schedulers on one conductor and store, with shares (partition 0/2 and 1/2) or without:
+ * claims per second and the conflict share. */
 static double
-s_race(double *claims_median)
+s_race(bool shares)
 {
     cond_fixture_t *fix = cond_fixture_start(NULL);
     s_store_hosts(fix);
@@ -397,14 +437,17 @@ s_race(double *claims_median)
     zloop_t *loop = zloop_new();
     zn_client_t *clients[2];
     for (int i = 0; i < 2; i++) {
-        s_sched_start(&scheds[i], fix);
+        s_sched_start(&scheds[i], fix, !shares ? "" : i == 0 ? "0/2" : "1/2");
         clients[i] = s_client(scheds[i].call, loop);
     }
     s_stats_t stats = {.count = S_RACE_REPS};
     for (int rep = 0; rep < S_RACE_REPS; rep++) {
         stats.v[rep] = s_race_once(clients, loop, rep);
     }
-    *claims_median = s_report("2 schedulers, 10k hosts: claims committed/s", &stats);
+    const char *label = shares ? "shares 0/2 1/2" : "no shares";
+    char what[96];
+    (void)snprintf(what, sizeof(what), "2 schedulers (%s), 10k hosts: claims/s", label);
+    (void)s_report(what, &stats);
     uint64_t claims = 0;
     uint64_t conflicts = 0;
     for (int i = 0; i < 2; i++) {
@@ -413,9 +456,8 @@ s_race(double *claims_median)
     }
     double pct =
         claims + conflicts > 0 ? 100.0 * (double)conflicts / (double)(claims + conflicts) : 0.0;
-    printf("scheduler: 2 schedulers, 10k hosts: %llu claims, %llu conflicts (%.2f%% of claims "
-           "sent)\n",
-           (unsigned long long)claims, (unsigned long long)conflicts, pct);
+    printf("scheduler: 2 schedulers (%s): %llu claims, %llu conflicts (%.2f%% of claims sent)\n",
+           label, (unsigned long long)claims, (unsigned long long)conflicts, pct);
     for (int i = 0; i < 2; i++) {
         zn_client_destroy(&clients[i]);
         s_sched_stop(&scheds[i]);
@@ -445,8 +487,8 @@ main(void)
                    (long long)failures);
         }
     }
-    double claims_median = 0;
-    double conflicts_pct = s_race(&claims_median);
+    (void)s_race(false);
+    double conflicts_pct = s_race(true);
     printf("scheduler: decisions_per_s_10k=%.0f conflicts_pct=%.2f\n", median_10k, conflicts_pct);
     return 0;
 }

@@ -25,6 +25,7 @@ struct zn_sched_hosts {
     double scale_vcpus;     /* the largest capacities seen: the weighers' units */
     double scale_ram_mb;
     double scale_disk_gb;
+    double share_bonus; /* above any weight: our share's hosts come first */
     uint64_t rng;
     zn__sched_host_t **found; /* scratch for a decision: the best that pass */
     size_t found_cap;
@@ -74,6 +75,9 @@ zn_sched_hosts_new(const zn_sched_policy_t *policy)
     if (self->rng == 0) {
         self->rng = 88172645463325252ull;
     }
+    const zn_sched_policy_t *p = &self->policy;
+    self->share_bonus =
+        4 * (p->ram_multiplier + p->cpu_multiplier + p->disk_multiplier) + 1; /* weights: +-sum */
     self->found_cap = self->policy.host_subset_size + ZN_SCHED_PICK_MAX;
     /* NOLINTNEXTLINE(bugprone-sizeof-expression): an array of pointers. */
     self->found = zn_calloc(self->found_cap, sizeof(*self->found));
@@ -116,7 +120,8 @@ s_score(const zn_sched_hosts_t *self, const zn__sched_host_t *h)
     double score = p->ram_multiplier * zn__sched_free_ram_mb(h) / self->scale_ram_mb +
                    p->cpu_multiplier * zn__sched_free_vcpus(h) / self->scale_vcpus +
                    p->disk_multiplier * zn__sched_free_disk_gb(h) / self->scale_disk_gb;
-    return p->pack ? -score : score;
+    score = p->pack ? -score : score;
+    return h->ours ? score + self->share_bonus : score;
 }
 
 /* Take H out of the order before anything its key or summary depends on changes. */
@@ -184,6 +189,8 @@ s_add(zn_sched_hosts_t *self, const char *name)
     h->name = zn_strdup(name);
     h->alive = true;
     h->seq = s_random(self);
+    size_t count = self->policy.partition_count;
+    h->ours = count <= 1 || zn__sched_hash(name) % count == self->policy.partition_index;
     h->prio = (uint32_t)(s_random(self) >> 32);
     h->slot = self->count;
     self->hosts[self->count++] = h;

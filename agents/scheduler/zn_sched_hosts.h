@@ -30,6 +30,11 @@ typedef struct zn_sched_policy {
     bool pack;               /* false: spread (most free first); true: fill hosts up first */
     size_t host_subset_size; /* choose at random among the best N that pass (>= 1) */
     uint64_t seed;           /* of the random choice; 0: from the clock */
+    /* Several schedulers racing for the same best hosts conflict; each may prefer its own share
+     * instead: hosts whose name hashes to PARTITION_INDEX (mod PARTITION_COUNT) come before all
+     * others, which are used only when none of its share fits. 0 or 1: no preference. */
+    size_t partition_index;
+    size_t partition_count;
 } zn_sched_policy_t;
 
 typedef enum {

@@ -31,6 +31,7 @@ struct zn__sched_host {
     bool alive;
     bool busy;    /* a claim of ours is in flight */
     bool in_tree; /* enabled and alive: a candidate */
+    bool ours;    /* in this scheduler's share (zn_sched_policy_t partition) */
     size_t slot;  /* index in the dense array */
     uint64_t seq; /* tie-break among equal weights: random, so that two schedulers with the
                      same view walk equal hosts in different orders and rarely collide */
@@ -92,5 +93,8 @@ bool zn__sched_tree_walk(zn__sched_host_t *root, const zn__sched_need_t *need,
 
 /* A string's bit for the subtree unions: FNV-1a of its lower-case bytes, mod 64; 0 for NULL. */
 uint64_t zn__sched_bit(const char *s);
+
+/* FNV-1a of S's lower-case bytes. */
+uint64_t zn__sched_hash(const char *s);
 
 #endif

@@ -174,15 +174,18 @@ zn__sched_tree_walk(zn__sched_host_t *root, const zn__sched_need_t *need, zn__sc
 }
 
 uint64_t
-zn__sched_bit(const char *s)
+zn__sched_hash(const char *s)
 {
-    if (s == NULL) {
-        return 0;
-    }
     uint64_t hash = 1469598103934665603ull;
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         hash ^= (uint64_t)tolower(*p);
         hash *= 1099511628211ull;
     }
-    return 1ull << (hash % 64);
+    return hash;
+}
+
+uint64_t
+zn__sched_bit(const char *s)
+{
+    return s != NULL ? 1ull << (zn__sched_hash(s) % 64) : 0;
 }

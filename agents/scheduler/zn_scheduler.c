@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,9 @@ const zn_cfg_opt_t zn_scheduler_options[] = {
           "spread (most free first) or pack (fill hosts up first)"),
     S_INT("scheduler", "host_subset_size", host_subset_size, "3", 1, 1000,
           "choose at random among the best N hosts that pass, so schedulers rarely collide"),
+    S_STR("scheduler", "partition", partition, "",
+          "I/N (0 <= I < N): with N schedulers, this one prefers the hosts whose name hashes to "
+          "I, so that they rarely race for the same host; empty: no preference"),
     S_INT("scheduler", "refresh_interval_ms", refresh_interval_ms, "1000", 10, 600000,
           "how often host records and usage are compared with the store (changed ones re-read)"),
     S_INT("scheduler", "refresh_min_ms", refresh_min_ms, "100", 0, 600000,
@@ -271,6 +275,25 @@ s_parse_multiplier(const char *text, const char *name, double *out, zn_fault_t *
 }
 
 static int
+s_parse_partition(const char *text, zn_sched_policy_t *policy, zn_fault_t *fault)
+{
+    if (text == NULL || text[0] == '\0') {
+        return 0;
+    }
+    unsigned index = 0;
+    unsigned count = 0;
+    char extra = '\0';
+    if (sscanf(text, "%u/%u%c", &index, &count, &extra) != 2 || count < 1 || count > 1000 ||
+        index >= count) {
+        return zn_fault_set(fault, ZN_ECONFIG, "[scheduler] partition: I/N with I < N, not %s",
+                            text);
+    }
+    policy->partition_index = index;
+    policy->partition_count = count;
+    return 0;
+}
+
+static int
 s_policy(const zn_scheduler_cfg_t *cfg, zn_sched_policy_t *policy, zn_fault_t *fault)
 {
     memset(policy, 0, sizeof(*policy));
@@ -292,7 +315,7 @@ s_policy(const zn_scheduler_cfg_t *cfg, zn_sched_policy_t *policy, zn_fault_t *f
     }
     policy->pack = pack;
     policy->host_subset_size = (size_t)cfg->host_subset_size;
-    return rc;
+    return rc == 0 ? s_parse_partition(cfg->partition, policy, fault) : rc;
 }
 
 static int

@@ -26,6 +26,7 @@ typedef struct zn_scheduler_cfg {
     char *disk_weight_multiplier;
     char *strategy; /* spread | pack */
     int64_t host_subset_size;
+    char *partition; /* "I/N" or "" */
     int64_t refresh_interval_ms;
     int64_t refresh_min_ms;
     bool check_alive;

@@ -477,6 +477,53 @@ test_usage_generations(void **state)
     zn_sched_hosts_destroy(&hosts);
 }
 
+/* Two schedulers with shares 0/2 and 1/2 place on disjoint hosts while their shares have room,
+ * and each spills into the other's share only when its own is full. */
+static void
+test_partition_shares(void **state)
+{
+    (void)state;
+    zn_sched_policy_t policy = s_spread;
+    policy.host_subset_size = 2;
+    policy.partition_count = 2;
+    zn_sched_hosts_t *shares[2];
+    char names[20][8];
+    for (int p = 0; p < 2; p++) {
+        policy.partition_index = (size_t)p;
+        shares[p] = zn_sched_hosts_new(&policy);
+        for (int i = 0; i < 20; i++) {
+            (void)snprintf(names[i], sizeof(names[i]), "s%02d", i);
+            s_add(shares[p], s_host(names[i], 4, 4096, 40));
+        }
+    }
+    char used[2][20][8];
+    int count[2] = {0, 0};
+    zn_sched_request_t req = s_req(4, 512, 1); /* a whole host each */
+    for (int p = 0; p < 2; p++) {
+        for (;;) {
+            int rc = 0;
+            zn_fault_t fault;
+            const char *got = s_pick(shares[p], &req, &rc, &fault);
+            if (rc != 0) {
+                break;
+            }
+            zn_sched_claim_t claim;
+            assert_int_equal(zn_sched_hosts_reserve(shares[p], got, &req, &claim), 0);
+            zn_sched_hosts_settle(shares[p], got, &req, true);
+            (void)snprintf(used[p][count[p]++], 8, "%s", got);
+        }
+        assert_int_equal(count[p], 20); /* every host, ours first then the rest */
+    }
+    /* The first picks of each are from its own share (of ~10 hosts), so they are disjoint. */
+    for (int i = 0; i < 5; i++) {
+        for (int j = 0; j < 5; j++) {
+            assert_string_not_equal(used[0][i], used[1][j]);
+        }
+    }
+    zn_sched_hosts_destroy(&shares[0]);
+    zn_sched_hosts_destroy(&shares[1]);
+}
+
 /* ---- the tree against brute force --------------------------------------------------------- */
 
 #define S_N 300
@@ -579,6 +626,7 @@ main(void)
         cmocka_unit_test(test_random_choice_among_top_n),
         cmocka_unit_test(test_busy_hosts_wait),
         cmocka_unit_test(test_usage_generations),
+        cmocka_unit_test(test_partition_shares),
         cmocka_unit_test(test_decisions_match_brute_force),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
