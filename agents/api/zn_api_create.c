@@ -615,7 +615,10 @@ s_scheduled(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         return;
     }
     if (fault->code == ZN_ENOVALIDHOST) {
-        p->message = zn_asprintf("No valid host was found. %s", zn_fault_message(fault));
+        const char *words = zn_fault_message(fault);
+        p->message = strstr(words, "No valid host") != NULL
+                         ? zn_strdup(words)
+                         : zn_asprintf("No valid host was found. %s", words);
         zn_log_warn(p->ctx.req_id, "instance %s: %s", p->id, p->message);
         zn__api_inst_update(p->api, &p->ctx, p->id, s_mutate_novalid, s_novalid_written, p);
         return;

@@ -91,6 +91,10 @@ ZN_MUST_CHECK int zn__api_scan(zn_api_t *self, zn_store_read_t *txn, const char 
                                const char *index, const char *value, zn__api_visit_fn *fn,
                                void *arg);
 
+/* Visit every record of TABLE whose key starts with PREFIX, in key order. */
+ZN_MUST_CHECK int zn__api_scan_prefix(zn_api_t *self, zn_store_read_t *txn, const char *table,
+                                      const char *prefix, zn__api_visit_fn *fn, void *arg);
+
 /* Send BATCH through the conductor; FN(ARG, fault) runs once on the loop thread. Counts as
  * pending work. Returns 0 or a negative errno (FN never runs). */
 ZN_MUST_CHECK int zn__api_write(zn_api_t *self, const zn_ctx_t *ctx, const zn_batch_t *batch,

@@ -475,3 +475,36 @@ zn__api_release_orphan_claim(zn_api_t *self, const zn_ctx_t *ctx, const char *in
     (void)snprintf(o->id, sizeof(o->id), "%s", instance_id);
     s_orphan_run(o);
 }
+
+int
+zn__api_scan_prefix(zn_api_t *self, zn_store_read_t *txn, const char *table, const char *prefix,
+                    zn__api_visit_fn *fn, void *arg)
+{
+    const zn_store_table_t *t = zn__api_table(self, table);
+    if (t == NULL) {
+        return 0;
+    }
+    size_t prefix_len = strlen(prefix);
+    zn_store_record_t *recs = zn_calloc(S_SCAN_PAGE, sizeof(*recs));
+    zn_buf_t marker = zn_batch_str(prefix); /* keys after the bare prefix */
+    int rc = 0;
+    bool more = true;
+    while (more && rc == 0) {
+        int n = zn_store_scan(txn, t, marker, recs, S_SCAN_PAGE);
+        if (n < 0) {
+            rc = n;
+            break;
+        }
+        for (int i = 0; i < n && rc == 0 && more; i++) {
+            more =
+                recs[i].key.len >= prefix_len && memcmp(recs[i].key.ptr, prefix, prefix_len) == 0;
+            rc = more ? fn(arg, &recs[i]) : 0;
+        }
+        more = more && n == S_SCAN_PAGE;
+        if (n > 0) {
+            marker = recs[n - 1].key;
+        }
+    }
+    zn_free(recs);
+    return rc;
+}

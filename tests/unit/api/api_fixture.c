@@ -150,11 +150,24 @@ s_callers(api_fixture_t *fix)
     s_member(fix, API_BOB, "bob", "other", role);
 }
 
+void
+api_fixture_set(api_fixture_t *fix, const char *assignment)
+{
+    s_set(fix, assignment);
+}
+
 api_fixture_t *
 api_fixture_start(const char *const *settings)
 {
+    return api_fixture_start_with(settings, NULL, NULL, NULL);
+}
+
+api_fixture_t *
+api_fixture_start_with(const char *const *settings, const char *const *cond_settings,
+                       api_fixture_hook_fn *hook, void *arg)
+{
     api_fixture_t *fix = zn_calloc(1, sizeof(*fix));
-    fix->cond = cond_fixture_start(NULL);
+    fix->cond = cond_fixture_start(cond_settings);
     fix->id = id_fixture_start("test");
     zn_cfg_defaults(&fix->cfg, zn_api_options);
     s_set(fix, "agent.admin_endpoint=tcp://127.0.0.1:*");
@@ -167,6 +180,9 @@ api_fixture_start(const char *const *settings)
     s_setf(fix, "peers.identity_call", id_fixture_call_endpoint(fix->id));
     for (size_t i = 0; settings != NULL && settings[i] != NULL; i++) {
         s_set(fix, settings[i]);
+    }
+    if (hook != NULL) {
+        hook(fix, arg);
     }
     fix->actor = zactor_new(s_actor, fix);
     s_callers(fix);

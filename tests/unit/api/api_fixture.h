@@ -25,6 +25,17 @@ typedef enum {
  * NULL) go over the api's test defaults. */
 api_fixture_t *api_fixture_start(const char *const *settings);
 
+/* Run after the conductor and identity started, before the api does: starts more agents and
+ * adds api settings with api_fixture_set. */
+typedef void(api_fixture_hook_fn)(api_fixture_t *fix, void *arg);
+
+/* As api_fixture_start, with COND_SETTINGS over the conductor's test defaults and HOOK. */
+api_fixture_t *api_fixture_start_with(const char *const *settings, const char *const *cond_settings,
+                                      api_fixture_hook_fn *hook, void *arg);
+
+/* One more api setting ("section.key=value"), from a hook. */
+void api_fixture_set(api_fixture_t *fix, const char *assignment);
+
 void api_fixture_stop(api_fixture_t **fix_p);
 
 uint16_t api_fixture_port(const api_fixture_t *fix);
