@@ -177,6 +177,13 @@ s_find(const zn_sched_hosts_t *self, const char *name)
     return name != NULL ? zhashx_lookup(self->by_name, name) : NULL;
 }
 
+static bool
+s_is_ours(const zn_sched_hosts_t *self, const char *name)
+{
+    size_t count = self->policy.partition_count;
+    return count <= 1 || zn__sched_hash(name) % count == self->policy.partition_index;
+}
+
 static zn__sched_host_t *
 s_add(zn_sched_hosts_t *self, const char *name)
 {
@@ -189,8 +196,7 @@ s_add(zn_sched_hosts_t *self, const char *name)
     h->name = zn_strdup(name);
     h->alive = true;
     h->seq = s_random(self);
-    size_t count = self->policy.partition_count;
-    h->ours = count <= 1 || zn__sched_hash(name) % count == self->policy.partition_index;
+    h->ours = s_is_ours(self, name);
     h->prio = (uint32_t)(s_random(self) >> 32);
     h->slot = self->count;
     self->hosts[self->count++] = h;
@@ -348,6 +354,31 @@ size_t
 zn_sched_hosts_count(const zn_sched_hosts_t *self)
 {
     return self->count;
+}
+
+void
+zn_sched_hosts_set_partition(zn_sched_hosts_t *self, size_t index, size_t count)
+{
+    count = count < 1 ? 1 : count;
+    index = index < count ? index : 0;
+    if (self->policy.partition_count == count && self->policy.partition_index == index) {
+        return;
+    }
+    self->policy.partition_index = index;
+    self->policy.partition_count = count;
+    for (size_t i = 0; i < self->count; i++) {
+        zn__sched_host_t *h = self->hosts[i];
+        s_unplace(self, h);
+        h->ours = s_is_ours(self, h->name);
+        s_place(self, h);
+    }
+}
+
+void
+zn_sched_hosts_partition(const zn_sched_hosts_t *self, size_t *index, size_t *count)
+{
+    *count = self->policy.partition_count < 1 ? 1 : self->policy.partition_count;
+    *index = *count > 1 ? self->policy.partition_index : 0;
 }
 
 /* ---- filters ------------------------------------------------------------------------------ */

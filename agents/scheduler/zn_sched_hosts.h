@@ -135,6 +135,13 @@ void zn_sched_hosts_visit(const zn_sched_hosts_t *self, zn_sched_hosts_visit_fn 
 
 size_t zn_sched_hosts_count(const zn_sched_hosts_t *self);
 
+/* Change this scheduler's share (as zn_sched_policy_t's partition; COUNT 0 or 1: none) when
+ * schedulers come and go. Reorders every host when it changed: O(n log n). */
+void zn_sched_hosts_set_partition(zn_sched_hosts_t *self, size_t index, size_t count);
+
+/* This scheduler's share: *index of *count (1: none). */
+void zn_sched_hosts_partition(const zn_sched_hosts_t *self, size_t *index, size_t *count);
+
 /* ---- decisions --------------------------------------------------------------------------- */
 
 /* Choose a host for REQ (at random among the best host_subset_size that pass every filter) and

@@ -45,9 +45,10 @@ const zn_cfg_opt_t zn_scheduler_options[] = {
           "spread (most free first) or pack (fill hosts up first)"),
     S_INT("scheduler", "host_subset_size", host_subset_size, "3", 1, 1000,
           "choose at random among the best N hosts that pass, so schedulers rarely collide"),
-    S_STR("scheduler", "partition", partition, "",
+    S_STR("scheduler", "partition", partition, "auto",
           "I/N (0 <= I < N): with N schedulers, this one prefers the hosts whose name hashes to "
-          "I, so that they rarely race for the same host; empty: no preference"),
+          "I, so that they rarely race for the same host; auto: I and N from the schedulers the "
+          "conductor's registry calls alive (needs check_alive); empty: no preference"),
     S_INT("scheduler", "refresh_interval_ms", refresh_interval_ms, "1000", 10, 600000,
           "how often host records and usage are compared with the store (changed ones re-read)"),
     S_INT("scheduler", "refresh_min_ms", refresh_min_ms, "100", 0, 600000,
@@ -71,6 +72,7 @@ struct zn_scheduler {
     zn_sched_place_t *place;
     zhashx_t *up;        /* compute hosts the registry last called alive; NULL: not asked yet */
     bool services_asked; /* a `services` call is in flight */
+    bool auto_partition; /* [scheduler] partition = auto: our share from the registry */
     int64_t refreshes;
 };
 
@@ -130,28 +132,56 @@ s_refresh_tick(zloop_t *loop, int timer_id, void *arg)
 typedef struct {
     char *role;
     char *host;
+    char *call_endpoint;
     bool up;
 } s_service_t;
 
 static const zn_field_t s_service_fields[] = {
     {"role", ZN_FT_STR, 0, offsetof(s_service_t, role), 0, 64, NULL},
     {"host", ZN_FT_STR, 0, offsetof(s_service_t, host), 0, 255, NULL},
+    {"call_endpoint", ZN_FT_STR, 0, offsetof(s_service_t, call_endpoint), 0, 1024, NULL},
     {"up", ZN_FT_BOOL, 0, offsetof(s_service_t, up), 0, 0, NULL},
 };
 static const zn_schema_t s_service_schema = {"service", 1, s_service_fields,
                                              ZN_ARRAY_COUNT(s_service_fields), sizeof(s_service_t)};
 
-/* The compute hosts BODY (the `services` answer: an array of maps) calls up, or NULL. */
-static zhashx_t *
-s_parse_up(zn_buf_t body)
+/* Who the registry calls alive. */
+typedef struct {
+    zhashx_t *hosts;   /* compute hosts */
+    const char *self;  /* our call endpoint */
+    bool self_seen;    /* among the schedulers */
+    size_t schedulers; /* schedulers up */
+    size_t before;     /* of those, how many sort before us: our share's index */
+} s_alive_list_t;
+
+static void
+s_note_service(s_alive_list_t *list, const s_service_t *svc)
+{
+    if (!svc->up || svc->role == NULL) {
+        return;
+    }
+    if (strcmp(svc->role, "compute") == 0 && svc->host != NULL) {
+        zhashx_insert(list->hosts, svc->host, (void *)1);
+    } else if (strcmp(svc->role, "scheduler") == 0 && svc->call_endpoint != NULL) {
+        int order = strcmp(svc->call_endpoint, list->self);
+        list->schedulers++;
+        list->before += order < 0 ? 1 : 0;
+        list->self_seen = list->self_seen || order == 0;
+    }
+}
+
+/* Fill LIST from BODY (the `services` answer: an array of maps). Returns false when BODY is
+ * not a list. */
+static bool
+s_parse_up(zn_buf_t body, s_alive_list_t *list)
 {
     zn_mpread_t r;
     zn_mpval_t v;
     zn_mpread_init(&r, body);
     if (zn_mpread_next(&r, &v, NULL) < 0 || v.type != ZN_MPT_ARRAY) {
-        return NULL;
+        return false;
     }
-    zhashx_t *up = zhashx_new();
+    list->hosts = zhashx_new();
     for (uint32_t i = 0; i < v.v.count; i++) {
         size_t start = r.pos;
         if (zn_mpread_skip(&r, 1, NULL) < 0) {
@@ -162,12 +192,10 @@ s_parse_up(zn_buf_t body)
         if (zn_schema_decode(&s_service_schema, one, &svc, NULL, NULL) < 0) {
             continue;
         }
-        if (svc.up && svc.role != NULL && strcmp(svc.role, "compute") == 0 && svc.host != NULL) {
-            zhashx_insert(up, svc.host, (void *)1);
-        }
+        s_note_service(list, &svc);
         zn_schema_release(&s_service_schema, &svc);
     }
-    return up;
+    return true;
 }
 
 static void
@@ -179,14 +207,17 @@ s_services_answered(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         zn_log_info(NULL, "cannot ask the conductor who is alive: %s", zn_fault_message(fault));
         return; /* keep what we knew */
     }
-    zhashx_t *up = s_parse_up(reply->body);
-    if (up == NULL) {
+    s_alive_list_t list = {.self = zn_server_call_endpoint(self->server)};
+    if (!s_parse_up(reply->body, &list)) {
         zn_log_warn(NULL, "the conductor's `services` answer is not a list");
         return;
     }
     zhashx_destroy(&self->up);
-    self->up = up;
+    self->up = list.hosts;
     s_apply_alive(self);
+    if (self->auto_partition && list.self_seen) {
+        zn_sched_hosts_set_partition(self->hosts, list.before, list.schedulers);
+    }
 }
 
 static int
@@ -239,7 +270,10 @@ s_status(void *arg, zn_pack_t *out)
     zn_scheduler_t *self = arg;
     zn_sched_place_counts_t c;
     zn_sched_place_counts(self->place, &c);
-    zn_pack_map(out, 11);
+    size_t share_index = 0;
+    size_t share_count = 1;
+    zn_sched_hosts_partition(self->hosts, &share_index, &share_count);
+    zn_pack_map(out, 13);
     s_pack_count(out, "hosts_known", zn_sched_hosts_count(self->hosts));
     s_pack_count(out, "hosts_alive_known", self->up != NULL ? zhashx_size(self->up) : 0);
     s_pack_count(out, "requests", c.requests);
@@ -251,6 +285,8 @@ s_status(void *arg, zn_pack_t *out)
     s_pack_count(out, "in_flight", c.in_flight);
     s_pack_count(out, "waiting", c.waiting);
     s_pack_count(out, "refreshes", (uint64_t)self->refreshes);
+    s_pack_count(out, "partition_index", share_index);
+    s_pack_count(out, "partition_count", share_count);
 }
 
 static bool
@@ -277,7 +313,7 @@ s_parse_multiplier(const char *text, const char *name, double *out, zn_fault_t *
 static int
 s_parse_partition(const char *text, zn_sched_policy_t *policy, zn_fault_t *fault)
 {
-    if (text == NULL || text[0] == '\0') {
+    if (text == NULL || text[0] == '\0' || strcmp(text, "auto") == 0) {
         return 0;
     }
     unsigned index = 0;
@@ -405,6 +441,7 @@ zn_scheduler_open(zn_scheduler_t **out, const zn_scheduler_cfg_t *cfg)
     zn_scheduler_t *self = zn_calloc(1, sizeof(*self));
     self->cfg = cfg;
     self->hosts = zn_sched_hosts_new(&policy);
+    self->auto_partition = cfg->partition != NULL && strcmp(cfg->partition, "auto") == 0;
     /* The handler's argument must exist before the server does; its links come next. */
     zn_sched_place_opts_t popts = {.hosts = self->hosts,
                                    .claim_attempts = cfg->claim_attempts,

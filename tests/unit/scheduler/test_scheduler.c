@@ -15,11 +15,13 @@
 #include <czmq.h>
 
 #include "cond_fixture.h"
+#include "zn_caster.h"
 #include "zn_cellrec.h"
 #include "zn_client.h"
 #include "zn_mem.h"
 #include "zn_mp.h"
 #include "zn_mpread.h"
+#include "zn_registry.h"
 #include "zn_scheduler.h"
 #include "zn_sclient.h"
 #include "zn_str.h"
@@ -32,6 +34,7 @@
 typedef struct {
     zn_scheduler_cfg_t cfg;
     char call[128];
+    char admin[128];
     zactor_t *actor;
 } s_sched_t;
 
@@ -45,6 +48,7 @@ s_sched_actor(zsock_t *pipe, void *arg)
         abort();
     }
     (void)snprintf(s->call, sizeof(s->call), "%s", zn_scheduler_call_endpoint(scheduler));
+    (void)snprintf(s->admin, sizeof(s->admin), "%s", zn_scheduler_admin_endpoint(scheduler));
     zsock_signal(pipe, 0);
     (void)zn_scheduler_run(scheduler);
     zn_scheduler_destroy(&scheduler);
@@ -60,7 +64,7 @@ s_set(s_sched_t *s, const char *assignment)
 }
 
 static s_sched_t *
-s_sched_start(const cond_fixture_t *fix, const char *extra)
+s_sched_start3(const cond_fixture_t *fix, const char *extra, const char *extra2)
 {
     s_sched_t *s = zn_calloc(1, sizeof(*s));
     zn_cfg_defaults(&s->cfg, zn_scheduler_options);
@@ -82,8 +86,17 @@ s_sched_start(const cond_fixture_t *fix, const char *extra)
     if (extra != NULL) {
         s_set(s, extra);
     }
+    if (extra2 != NULL) {
+        s_set(s, extra2);
+    }
     s->actor = zactor_new(s_sched_actor, s);
     return s;
+}
+
+static s_sched_t *
+s_sched_start(const cond_fixture_t *fix, const char *extra)
+{
+    return s_sched_start3(fix, extra, NULL);
 }
 
 static void
@@ -367,6 +380,105 @@ test_anti_affinity_through_the_store(void **state)
     s_sched_stop(&sched);
 }
 
+/* Counter NAME of the "detail" map of SCHED's admin `status`, or -1. */
+static int64_t
+s_status_counter(const s_sched_t *sched, const char *name)
+{
+    const char *endpoints[] = {sched->admin};
+    zn_client_opts_t copts = {.name = "admin", .endpoints = endpoints, .endpoint_count = 1};
+    zn_client_t *client = NULL;
+    zn_fault_t fault;
+    assert_int_equal(zn_client_open(&client, &copts, &fault), 0);
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    zn_reply_t *reply = NULL;
+    int64_t value = -1;
+    if (zn_client_call_sync(client, "status", &ctx, (zn_buf_t){NULL, 0}, 5000, &reply, &fault) ==
+        0) {
+        zn_mpread_t r;
+        zn_mpval_t v;
+        zn_mpread_init(&r, zn_reply_env(reply)->body);
+        bool in_detail = false;
+        while (value < 0 && zn_mpread_next(&r, &v, NULL) == 0) {
+            bool is_str = v.type == ZN_MPT_STR;
+            bool is_name = is_str && in_detail && v.v.bytes.len == strlen(name) &&
+                           memcmp(v.v.bytes.ptr, name, v.v.bytes.len) == 0;
+            in_detail = in_detail ||
+                        (is_str && v.v.bytes.len == 6 && memcmp(v.v.bytes.ptr, "detail", 6) == 0);
+            if (is_name && zn_mpread_next(&r, &v, NULL) == 0 && v.type == ZN_MPT_UINT) {
+                value = (int64_t)v.v.u;
+            }
+        }
+        zn_reply_destroy(&reply);
+    }
+    zn_client_destroy(&client);
+    return value;
+}
+
+/* Liveness from the conductor's registry: a host whose compute agent is silent is no candidate;
+ * its first heartbeat makes it one. Two schedulers that hear of each other share the hosts. */
+static void
+test_liveness_and_shares_from_the_registry(void **state)
+{
+    s_env_t *env = *state;
+    s_add_hosts(env, "lv", 2, 8, 8192, 100);
+    /* The registry knows a service by role and host: the two schedulers are on two nodes. */
+    const char *alive = "scheduler.check_alive=true";
+    s_sched_t *scheds[2] = {s_sched_start3(env->fix, alive, "agent.host=ctl-a"),
+                            s_sched_start3(env->fix, alive, "agent.host=ctl-b")};
+    zn_client_t *client = s_client(scheds[0]);
+    zn_fault_t fault;
+    /* No compute agent has spoken: once the registry answered, every host is dead. */
+    int64_t deadline_ms = zclock_mono() + 5000;
+    int rc = 0;
+    int n = 0;
+    do {
+        char id[32];
+        (void)snprintf(id, sizeof(id), "vm-lv-dead-%d", n++);
+        rc = s_select(client, id, 1, 512, NULL, NULL, NULL, &fault);
+    } while (rc == 0 && zclock_mono() < deadline_ms);
+    assert_int_equal(rc, ZN_ENOVALIDHOST);
+    assert_non_null(strstr(fault.message, "ComputeFilter eliminated 2 of 2 hosts"));
+    /* lv1's compute agent starts heart-beating. */
+    zn_caster_opts_t copts = {
+        .name = "conductor", .endpoint = cond_fixture_cast(env->fix), .send_timeout_ms = 2000};
+    zn_caster_t *caster = NULL;
+    assert_int_equal(zn_caster_open(&caster, &copts, &fault), 0);
+    zn_service_t svc = {
+        .role = S_C("compute"), .host = S_C("lv1"), .version = S_C("test"), .pid = 1};
+    zn_pack_t *pack = zn_pack_new();
+    zn_schema_encode(&zn_service_schema, &svc, pack);
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    char host[256] = "";
+    do {
+        assert_int_equal(zn_caster_cast(caster, "heartbeat", &ctx, zn_pack_buf(pack), NULL, NULL),
+                         0);
+        char id[32];
+        (void)snprintf(id, sizeof(id), "vm-lv-up-%d", n++);
+        rc = s_select(client, id, 1, 512, NULL, host, NULL, &fault);
+    } while (rc != 0 && zclock_mono() < deadline_ms + 5000);
+    assert_int_equal(rc, 0);
+    assert_string_equal(host, "lv1");
+    zn_pack_destroy(&pack);
+    zn_caster_destroy(&caster);
+    /* Both schedulers heart-beat too: each learns it is one of two, and takes its own share. */
+    int64_t index[2] = {-1, -1};
+    do {
+        for (int i = 0; i < 2; i++) {
+            index[i] = s_status_counter(scheds[i], "partition_count") == 2
+                           ? s_status_counter(scheds[i], "partition_index")
+                           : -1;
+        }
+    } while ((index[0] < 0 || index[1] < 0) && zclock_mono() < deadline_ms + 10000);
+    assert_true(index[0] >= 0 && index[1] >= 0);
+    assert_int_not_equal(index[0], index[1]);
+    assert_true(s_status_counter(scheds[0], "claims") >= 1);
+    zn_client_destroy(&client);
+    s_sched_stop(&scheds[0]);
+    s_sched_stop(&scheds[1]);
+}
+
 /* ---- the property: 1,000 concurrent requests, 2 schedulers, tight capacity --------------- */
 
 #define S_HOSTS    10
@@ -512,6 +624,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_scheduler_example, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_valid_host_words, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_anti_affinity_through_the_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_liveness_and_shares_from_the_registry, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_requests_never_overcommit, s_setup,
                                         s_teardown),
     };
