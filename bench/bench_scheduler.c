@@ -50,7 +50,7 @@ static double
 s_report(const char *what, s_stats_t *stats)
 {
     qsort(stats->v, stats->count, sizeof(stats->v[0]), s_cmp);
-    printf("scheduler: %-52s min=%10.0f median=%10.0f max=%10.0f\n", what, stats->v[0],
+    printf("scheduler: %-58s min=%10.0f median=%10.0f max=%10.0f\n", what, stats->v[0],
            stats->v[stats->count / 2], stats->v[stats->count - 1]);
     return stats->v[stats->count / 2];
 }
@@ -93,11 +93,12 @@ s_sim_host(int i, char *name, size_t cap)
 }
 
 static zn_sched_hosts_t *
-s_sim_hosts(int count)
+s_sim_hosts(int count, bool pack)
 {
     zn_sched_policy_t policy = {.ram_multiplier = 1.0,
                                 .cpu_multiplier = 1.0,
                                 .disk_multiplier = 0.5,
+                                .pack = pack,
                                 .host_subset_size = 3,
                                 .seed = 7};
     zn_sched_hosts_t *hosts = zn_sched_hosts_new(&policy);
@@ -138,11 +139,12 @@ s_sim_request(zn_sched_request_t *req, const char *const *names, int host_count)
     }
 }
 
-/* Decisions per second among COUNT hosts: select, then count the claim in memory. */
+/* Decisions per second among COUNT hosts (spread, or PACK): select, then count the claim in
+ * memory. */
 static double
-s_decide_rate(int count, int64_t *failures)
+s_decide_rate(int count, bool pack, int64_t *failures)
 {
-    zn_sched_hosts_t *hosts = s_sim_hosts(count);
+    zn_sched_hosts_t *hosts = s_sim_hosts(count, pack);
     char **names = zn_calloc((size_t)count, sizeof(char *));
     for (int i = 0; i < count; i++) {
         names[i] = zn_asprintf("node%05d", i);
@@ -471,19 +473,25 @@ int
 main(void)
 {
     zn_log_set_level(ZN_LOG_W);
-    const int sizes[] = {1000, 10000};
+
+    const struct {
+        int hosts;
+        bool pack;
+    } runs[] = {{1000, false}, {10000, true}, {10000, false}};
+
     double median_10k = 0;
-    for (size_t s = 0; s < ZN_ARRAY_COUNT(sizes); s++) {
+    for (size_t r = 0; r < ZN_ARRAY_COUNT(runs); r++) {
         s_stats_t stats = {.count = S_REPS};
         int64_t failures = 0;
         for (int rep = 0; rep < S_REPS; rep++) {
-            stats.v[rep] = s_decide_rate(sizes[s], &failures);
+            stats.v[rep] = s_decide_rate(runs[r].hosts, runs[r].pack, &failures);
         }
         char what[96];
-        (void)snprintf(what, sizeof(what), "%d hosts, all filters+weighers: decisions/s", sizes[s]);
-        median_10k = s_report(what, &stats);
+        (void)snprintf(what, sizeof(what), "%d hosts, %s, all filters+weighers: decisions/s",
+                       runs[r].hosts, runs[r].pack ? "pack" : "spread");
+        median_10k = s_report(what, &stats); /* the last run: 10k hosts, spread (the default) */
         if (failures > 0) {
-            printf("scheduler: %d hosts: %lld requests found no valid host\n", sizes[s],
+            printf("scheduler: %d hosts: %lld requests found no valid host\n", runs[r].hosts,
                    (long long)failures);
         }
     }
