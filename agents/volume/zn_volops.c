@@ -32,6 +32,7 @@ zn_volops_new(const zn_volops_opts_t *opts)
     self->max_size_gb = opts->max_size_gb;
     self->call_timeout_ms = opts->call_timeout_ms > 0 ? opts->call_timeout_ms : S_TIMEOUT_DEFAULT;
     self->batch = zn_batch_new();
+    self->usage_queues = zn__volops_queues_new();
     return self;
 }
 
@@ -64,6 +65,7 @@ zn_volops_destroy(zn_volops_t **self_p)
         zn__volop_free(self->ops);
     }
     zn_batch_destroy(&self->batch);
+    zhashx_destroy(&self->usage_queues);
     zn_free(self->host);
     zn_free(self);
     *self_p = NULL;
@@ -142,6 +144,7 @@ zn__volop_free(zn_volop_t *op)
         zn_str_free(strings[i]);
     }
     zn_schema_release(&zn_vol_schema, &op->vol);
+    zn_free(op->group);
     zn_free(op);
 }
 
@@ -211,6 +214,7 @@ s_on_written(void *arg, const zn_fault_t *fault)
         s_step(op);
         return;
     }
+    zn__volop_usage_release(op);
     op->then(op, fault);
 }
 
@@ -249,6 +253,7 @@ s_step(zn_volop_t *op)
     if (rc == 1) {
         zn_fault_clear(&fault);
     }
+    zn__volop_usage_release(op);
     op->then(op, &fault);
 }
 
@@ -402,9 +407,9 @@ zn__volop_set_status(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn
     return zn__volop_put(op, batch, fault);
 }
 
-static int
-s_quota_check(const zn_volops_t *self, const zn_vol_usage_t *usage, int64_t volumes,
-              int64_t gigabytes, zn_fault_t *fault)
+int
+zn__volop_quota_check(const zn_volops_t *self, const zn_vol_usage_t *usage, int64_t volumes,
+                      int64_t gigabytes, zn_fault_t *fault)
 {
     if (volumes > 0 && self->quota_volumes >= 0 && usage->volumes + volumes > self->quota_volumes) {
         return zn_fault_set(fault, ZN_EQUOTA,
@@ -423,10 +428,9 @@ s_quota_check(const zn_volops_t *self, const zn_vol_usage_t *usage, int64_t volu
     return 0;
 }
 
-/* Read PROJECT_ID's usage into OUT (zeros and ZN_BATCH_GEN_ABSENT when none). */
-static int
-s_usage_read(zn_volops_t *self, zn_store_read_t *txn, const char *project_id, zn_vol_usage_t *out,
-             uint64_t *gen, zn_fault_t *fault)
+int
+zn__volop_usage_read(zn_volops_t *self, zn_store_read_t *txn, const char *project_id,
+                     zn_vol_usage_t *out, uint64_t *gen, zn_fault_t *fault)
 {
     const zn_store_table_t *table = s_table(self, fault);
     if (table == NULL) {
@@ -445,24 +449,41 @@ s_usage_read(zn_volops_t *self, zn_store_read_t *txn, const char *project_id, zn
 }
 
 int
+zn__volop_usage_put(zn_batch_t *batch, const char *project_id, zn_vol_usage_t *usage, uint64_t gen,
+                    zn_fault_t *fault)
+{
+    /* A usage that would go below zero was counted before this agent kept usage: clamp. */
+    usage->volumes = usage->volumes > 0 ? usage->volumes : 0;
+    usage->gigabytes = usage->gigabytes > 0 ? usage->gigabytes : 0;
+    zn_vol_set_str(&usage->project, project_id);
+    char key[ZN_VOLREC_USAGE_KEY_MAX];
+    zn_volrec_usage_key(project_id, key);
+    int rc = zn_sclient_put(batch, ZN_TABLE_VOLUMES, key, &zn_vol_usage_schema, usage, gen);
+    return rc < 0 ? zn_fault_set(fault, rc, "usage of %s: cannot encode", project_id) : 0;
+}
+
+const char *
+zn__volop_project(const zn_volop_t *op)
+{
+    const char *project = op->vol.project_id != NULL ? op->vol.project_id : op->project_id;
+    return project != NULL ? project : "";
+}
+
+int
 zn__volop_usage_add(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, int64_t volumes,
                     int64_t gigabytes, zn_fault_t *fault)
 {
-    const char *project = op->vol.project_id != NULL ? op->vol.project_id : op->project_id;
+    const char *project = zn__volop_project(op);
     zn_vol_usage_t usage;
     uint64_t gen = ZN_BATCH_GEN_ABSENT;
-    int rc = s_usage_read(op->self, txn, project, &usage, &gen, fault);
+    int rc = zn__volop_usage_read(op->self, txn, project, &usage, &gen, fault);
     if (rc == 0) {
-        rc = s_quota_check(op->self, &usage, volumes, gigabytes, fault);
+        rc = zn__volop_quota_check(op->self, &usage, volumes, gigabytes, fault);
     }
     if (rc == 0) {
-        /* A usage that would go below zero was counted before this agent kept usage: clamp. */
-        usage.volumes = usage.volumes + volumes > 0 ? usage.volumes + volumes : 0;
-        usage.gigabytes = usage.gigabytes + gigabytes > 0 ? usage.gigabytes + gigabytes : 0;
-        zn_vol_set_str(&usage.project, project);
-        char key[ZN_VOLREC_USAGE_KEY_MAX];
-        zn_volrec_usage_key(project, key);
-        rc = zn_sclient_put(batch, ZN_TABLE_VOLUMES, key, &zn_vol_usage_schema, &usage, gen);
+        usage.volumes += volumes;
+        usage.gigabytes += gigabytes;
+        rc = zn__volop_usage_put(batch, project, &usage, gen, fault);
     }
     zn_schema_release(&zn_vol_usage_schema, &usage);
     return rc;
@@ -482,6 +503,23 @@ s_check_size(const zn_volops_t *self, int64_t size_gb, zn_fault_t *fault)
 
 /* ---- create ------------------------------------------------------------------------------- */
 
+/* Add MEMBER's volume to BATCH when it fits the quota beside what *usage already holds
+ * (updated); otherwise MEMBER's failure says why and it waits for its answer. */
+static int
+s_add_new(zn_volop_t *member, zn_vol_usage_t *usage, zn_batch_t *batch, zn_fault_t *fault)
+{
+    zn_fault_clear(&member->failure);
+    if (zn__volop_quota_check(member->self, usage, 1, member->vol.size_gb, &member->failure) < 0) {
+        return 0;
+    }
+    usage->volumes += 1;
+    usage->gigabytes += member->vol.size_gb;
+    member->vol_gen = ZN_BATCH_GEN_ABSENT;
+    return zn__volop_put(member, batch, fault);
+}
+
+/* The creates OP leads (itself first, then those queued behind it) in one batch: the usage
+ * record once, and each volume that fits the quota. */
 static int
 s_build_create(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_fault_t *fault)
 {
@@ -491,14 +529,21 @@ s_build_create(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_fault
     }
     uint64_t gen = 0;
     if (zn_store_get_generation(txn, table, s_buf(op->vol.id), &gen) == 0) {
-        op->vol_gen = gen;
-        return 1; /* an earlier attempt whose answer was lost did commit */
+        return 1; /* an earlier attempt whose answer was lost did commit, the group with it */
     }
-    int rc = zn__volop_usage_add(op, txn, batch, 1, op->vol.size_gb, fault);
+    zn_vol_usage_t usage;
+    int rc = zn__volop_usage_read(op->self, txn, zn__volop_project(op), &usage, &gen, fault);
+    int64_t before = usage.volumes;
+    for (size_t i = 0; rc == 0 && i <= op->group_count; i++) {
+        rc = s_add_new(i == 0 ? op : op->group[i - 1], &usage, batch, fault);
+    }
+    if (rc == 0 && usage.volumes == before) {
+        rc = 1; /* none fits: each answers its own quota failure */
+    }
     if (rc == 0) {
-        op->vol_gen = ZN_BATCH_GEN_ABSENT;
-        rc = zn__volop_put(op, batch, fault);
+        rc = zn__volop_usage_put(batch, zn__volop_project(op), &usage, gen, fault);
     }
+    zn_schema_release(&zn_vol_usage_schema, &usage);
     return rc;
 }
 
@@ -518,8 +563,8 @@ zn__volop_create_done(zn_volop_t *op, const zn_fault_t *fault)
 static void
 s_then_created(zn_volop_t *op, const zn_fault_t *fault)
 {
-    if (fault->code < 0) {
-        zn__volop_then_answer(op, fault);
+    if (fault->code < 0 || op->failure.code < 0) {
+        zn__volop_then_answer(op, fault->code < 0 ? fault : &op->failure);
         return;
     }
     zn__volop_answer(op, fault);
@@ -529,8 +574,25 @@ s_then_created(zn_volop_t *op, const zn_fault_t *fault)
     }
     zn_fault_t why;
     zn_fault_clear(&why);
-    (void)zn_vbackend_create(op->self->backend, op->volume_id, op->vol.size_gb, &why);
+    if (zn_vbackend_create(op->self->backend, op->volume_id, op->vol.size_gb, &why) == 0) {
+        zn_fault_clear(&why);
+    }
     zn__volop_create_done(op, &why);
+}
+
+/* The group's batch committed (or failed): every member goes on alone from here. */
+static void
+s_then_group(zn_volop_t *op, const zn_fault_t *fault)
+{
+    zn_volop_t **members = op->group;
+    size_t count = op->group_count;
+    op->group = NULL;
+    op->group_count = 0;
+    s_then_created(op, fault);
+    for (size_t i = 0; i < count; i++) {
+        s_then_created(members[i], fault);
+    }
+    zn_free(members);
 }
 
 static void
@@ -574,12 +636,13 @@ zn_volops_create(zn_volops_t *self, const zn_ctx_t *ctx, const zn_volops_who_t *
     s_fill_new(op, req, id.str);
     op->image_id = s_dup(req->image_id);
     op->build = s_build_create;
-    op->then = s_then_created;
+    op->then = s_then_group;
+    op->groups = true;
     if (op->image_id != NULL) {
         zn__volop_image_check(op); /* then s_build_create */
         return 0;
     }
-    zn__volop_start(op, s_build_create, s_then_created);
+    zn__volop_start_usage(op, s_build_create, s_then_group);
     return 0;
 }
 
@@ -673,7 +736,7 @@ s_then_extending(zn_volop_t *op, const zn_fault_t *fault)
     int rc = zn_vbackend_extend(op->self->backend, op->volume_id, op->size_gb, &op->failure);
     if (rc < 0) {
         op->target = ZN_VOL_ERROR_EXTENDING;
-        zn__volop_run(op, s_build_extend_failed, zn__volop_then_failure);
+        zn__volop_run_usage(op, s_build_extend_failed, zn__volop_then_failure);
         return;
     }
     op->target = ZN_VOL_AVAILABLE;
@@ -690,7 +753,7 @@ zn_volops_extend(zn_volops_t *self, const zn_ctx_t *ctx, const zn_volops_who_t *
     }
     zn_volop_t *op = zn__volop_new(self, ctx, who, id, fn, arg);
     op->size_gb = new_size_gb;
-    zn__volop_start(op, s_build_extend, s_then_extending);
+    zn__volop_start_usage(op, s_build_extend, s_then_extending);
     return 0;
 }
 
@@ -751,7 +814,7 @@ s_then_delete_marked(zn_volop_t *op, const zn_fault_t *fault)
         zn__volop_run(op, zn__volop_set_status, zn__volop_then_failure);
         return;
     }
-    zn__volop_run(op, s_build_delete_final, zn__volop_then_answer);
+    zn__volop_run_usage(op, s_build_delete_final, zn__volop_then_answer);
 }
 
 int
@@ -790,7 +853,7 @@ zn_volops_usage(zn_volops_t *self, const char *project_id, int64_t *volumes, int
     memset(&usage, 0, sizeof(usage));
     uint64_t gen = 0;
     if (rc == 0) {
-        rc = s_usage_read(self, txn, project_id, &usage, &gen, fault);
+        rc = zn__volop_usage_read(self, txn, project_id, &usage, &gen, fault);
     }
     zn_store_read_end(&txn);
     *volumes = usage.volumes;

@@ -100,7 +100,7 @@ s_on_image(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         zn__volop_then_answer(op, &why);
         return;
     }
-    zn__volop_run(op, op->build, op->then); /* the create itself */
+    zn__volop_run_usage(op, op->build, op->then); /* the create itself */
 }
 
 void
@@ -166,8 +166,11 @@ s_on_chunk(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
                                        op->vol.size_gb, &why);
     }
     if (rc < 0) {
-        zn_fault_t ignored;
-        (void)zn_vbackend_remove(op->self->backend, op->volume_id, &ignored);
+        /* Leave no partial file behind; the error status tells the owner what happened. */
+        zn_fault_t cleanup;
+        if (zn_vbackend_remove(op->self->backend, op->volume_id, &cleanup) < 0) {
+            zn_log_warn(op->req_id, "volume %s: %s", op->volume_id, zn_fault_message(&cleanup));
+        }
     } else {
         zn_fault_clear(&why);
     }

@@ -27,7 +27,8 @@ struct zn_volops {
     int64_t max_size_gb;
     int64_t call_timeout_ms;
     zn_batch_t *batch;
-    zn_volop_t *ops; /* every operation in flight, a doubly linked list */
+    zhashx_t *usage_queues; /* project -> steps waiting for its usage record (s_queue_t) */
+    zn_volop_t *ops;        /* every operation in flight, a doubly linked list */
     size_t pending;
     bool closing;
 };
@@ -65,6 +66,10 @@ struct zn_volop {
     zn_vol_status_t target;
     zn_fault_t failure;
     /* The step driver. */
+    bool holds_usage;   /* this step is the one writing its project's usage record */
+    bool groups;        /* a create: may share one batch with the creates queued behind it */
+    zn_volop_t **group; /* those creates, while this one leads them */
+    size_t group_count;
     int attempts;
     zn_volop_build_fn *build;
     zn_volop_then_fn *then;
@@ -84,6 +89,34 @@ void zn__volop_free(zn_volop_t *op);
  * caller). A write that lost a race (ZN_ECONFLICT) or whose outcome is unknown is built again
  * from a fresh read, a few times. */
 void zn__volop_start(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn *then);
+
+/* As zn__volop_start and zn__volop_run, for a step that writes the usage record of OP's
+ * project: it runs once no other step of this agent is writing that record, so the agent's own
+ * steps never lose generation races to each other (another agent's writes still can: then the
+ * step is built again). Creates waiting for the same project go as one batch. */
+void zn__volop_start_usage(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn *then);
+void zn__volop_run_usage(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn *then);
+
+/* The project queues' table (its destructor frees a queue). */
+zhashx_t *zn__volops_queues_new(void);
+
+/* The step of OP that held its project's usage record ended: let the next one go. */
+void zn__volop_usage_release(zn_volop_t *op);
+
+/* The project whose usage OP's steps change. Borrowed from OP. */
+const char *zn__volop_project(const zn_volop_t *op);
+
+/* Usage of PROJECT_ID as read in TXN (zeros and ZN_BATCH_GEN_ABSENT when none). */
+int zn__volop_usage_read(zn_volops_t *self, zn_store_read_t *txn, const char *project_id,
+                         zn_vol_usage_t *out, uint64_t *gen, zn_fault_t *fault);
+
+/* ZN_EQUOTA with Cinder's words when adding VOLUMES and GIGABYTES to USAGE goes over. */
+int zn__volop_quota_check(const zn_volops_t *self, const zn_vol_usage_t *usage, int64_t volumes,
+                          int64_t gigabytes, zn_fault_t *fault);
+
+/* Put USAGE (of PROJECT_ID) conditioned on GEN into BATCH. */
+int zn__volop_usage_put(zn_batch_t *batch, const char *project_id, zn_vol_usage_t *usage,
+                        uint64_t gen, zn_fault_t *fault);
 
 /* Answer FAULT and free OP on the next loop turn. */
 void zn__volop_fail_later(zn_volop_t *op, const zn_fault_t *fault);

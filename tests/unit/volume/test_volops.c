@@ -43,8 +43,8 @@ static const zn_volops_who_t s_who = {S_PROJECT, "u-one", false};
 static const zn_volops_who_t s_other = {"p-two", "u-two", false};
 static const zn_volops_who_t s_admin = {"p-admin", "u-admin", true};
 
-static int
-s_setup(void **state)
+static s_env_t *
+s_open(int64_t quota_volumes, int64_t quota_gigabytes)
 {
     s_env_t *env = zn_calloc(1, sizeof(*env));
     env->fix = cond_fixture_start(NULL);
@@ -62,11 +62,24 @@ s_setup(void **state)
                              .backend = env->backend,
                              .loop = env->loop,
                              .host = "vol-node",
-                             .quota_volumes = 3,
-                             .quota_gigabytes = 8,
+                             .quota_volumes = quota_volumes,
+                             .quota_gigabytes = quota_gigabytes,
                              .max_size_gb = 6};
     env->ops = zn_volops_new(&opts);
-    *state = env;
+    return env;
+}
+
+static int
+s_setup(void **state)
+{
+    *state = s_open(3, 8);
+    return 0;
+}
+
+static int
+s_setup_roomy(void **state)
+{
+    *state = s_open(-1, -1);
     return 0;
 }
 
@@ -342,6 +355,41 @@ test_volops_quota_concurrent(void **state)
     }
 }
 
+/* Many creates in one project at once: this agent queues them behind the project's usage
+ * record and commits those waiting together as one batch, so none loses a generation race. */
+static void
+test_volops_many_creates(void **state)
+{
+    s_env_t *env = *state;
+
+    enum {
+        N = 200
+    };
+
+    s_result_t *results = zn_calloc(N, sizeof(*results));
+    s_result_t **pointers = zn_calloc(N, sizeof(*pointers));
+    zn_fault_t fault;
+    for (size_t i = 0; i < N; i++) {
+        pointers[i] = &results[i];
+        zn_volops_create_t req = {.size_gb = 1 + (int64_t)(i % 3)};
+        assert_int_equal(
+            zn_volops_create(env->ops, NULL, &s_who, &req, s_done, &results[i], &fault), 0);
+    }
+    s_wait_all(env, pointers, N);
+    int64_t gigabytes = 0;
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(results[i].code, 0);
+        gigabytes += results[i].vol.size_gb;
+    }
+    s_usage(env, N, gigabytes);
+    for (size_t i = 0; i < N; i++) {
+        s_await_status(env, results[i].vol.id, "available");
+        s_reset(&results[i]);
+    }
+    zn_free(results);
+    zn_free(pointers);
+}
+
 static void
 test_volops_attach_detach(void **state)
 {
@@ -576,6 +624,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_volops_bad_size, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_volops_quota, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_volops_quota_concurrent, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_volops_many_creates, s_setup_roomy, s_teardown),
         cmocka_unit_test_setup_teardown(test_volops_attach_detach, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_volops_attach_race, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_volops_projects, s_setup, s_teardown),
