@@ -560,39 +560,98 @@ zn__volop_create_done(zn_volop_t *op, const zn_fault_t *fault)
     zn__volop_run(op, zn__volop_set_status, zn__volop_then_free);
 }
 
-static void
-s_then_created(zn_volop_t *op, const zn_fault_t *fault)
+/* After the create committed (or failed): answer; then make the backing file (or start the
+ * image copy). Returns true when OP goes on to record its status with a group's batch. */
+static bool
+s_after_commit(zn_volop_t *op, const zn_fault_t *fault)
 {
     if (fault->code < 0 || op->failure.code < 0) {
         zn__volop_then_answer(op, fault->code < 0 ? fault : &op->failure);
-        return;
+        return false;
     }
     zn__volop_answer(op, fault);
     if (op->image_id != NULL) {
         zn__volop_image_copy(op);
-        return;
+        return false;
     }
     zn_fault_t why;
     zn_fault_clear(&why);
     if (zn_vbackend_create(op->self->backend, op->volume_id, op->vol.size_gb, &why) == 0) {
         zn_fault_clear(&why);
+    } else {
+        zn_log_warn(op->req_id, "volume %s: create failed: %s", op->volume_id,
+                    zn_fault_message(&why));
     }
-    zn__volop_create_done(op, &why);
+    op->expect = ZN_VOL_CREATING;
+    op->target = why.code < 0 ? ZN_VOL_ERROR : ZN_VOL_AVAILABLE;
+    op->failure = why;
+    return true;
 }
 
-/* The group's batch committed (or failed): every member goes on alone from here. */
+/* Each member's status (available, or error) in one batch. */
+static int
+s_build_group_status(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_fault_t *fault)
+{
+    size_t added = 0;
+    for (size_t i = 0; i <= op->group_count; i++) {
+        zn_volop_t *member = i == 0 ? op : op->group[i - 1];
+        zn_fault_t why;
+        zn_fault_clear(&why);
+        int rc = zn__volop_set_status(member, txn, batch, &why);
+        if (rc == -ENOENT || rc == ZN_ECONFLICT) {
+            zn_log_warn(member->req_id, "volume %s: %s", member->volume_id, zn_fault_message(&why));
+        } else if (rc < 0) {
+            return zn_fault_set(fault, rc, "%s", zn_fault_message(&why));
+        }
+        added += rc == 0;
+    }
+    return added > 0 ? 0 : 1;
+}
+
 static void
-s_then_group(zn_volop_t *op, const zn_fault_t *fault)
+s_then_group_done(zn_volop_t *op, const zn_fault_t *fault)
 {
     zn_volop_t **members = op->group;
     size_t count = op->group_count;
     op->group = NULL;
     op->group_count = 0;
-    s_then_created(op, fault);
+    zn__volop_then_free(op, fault);
     for (size_t i = 0; i < count; i++) {
-        s_then_created(members[i], fault);
+        zn__volop_free(members[i]);
     }
     zn_free(members);
+}
+
+/* The group's batch committed (or failed): answer every member, make the backing files, and
+ * record their statuses in one more batch. */
+static void
+s_then_group(zn_volop_t *op, const zn_fault_t *fault)
+{
+    size_t count = op->group_count + 1;
+    zn_volop_t **all = zn_calloc(count, sizeof(*all)); // NOLINT(bugprone-sizeof-expression)
+    all[0] = op;
+    for (size_t i = 1; i < count; i++) {
+        all[i] = op->group[i - 1];
+    }
+    zn_free(op->group);
+    op->group = NULL;
+    op->group_count = 0;
+    zn_volop_t *leader = NULL;
+    for (size_t i = 0; i < count; i++) {
+        if (!s_after_commit(all[i], fault)) {
+            continue;
+        }
+        if (leader == NULL) {
+            leader = all[i];
+            leader->group = zn_calloc(count, sizeof(*all)); // NOLINT(bugprone-sizeof-expression)
+        } else {
+            leader->group[leader->group_count++] = all[i];
+        }
+    }
+    zn_free(all);
+    if (leader != NULL) {
+        zn__volop_run(leader, s_build_group_status, s_then_group_done);
+    }
 }
 
 static void

@@ -65,7 +65,8 @@ s_gather(s_queue_t *q, zn_volop_t *leader)
     if (!leader->groups || cap == 0) {
         return;
     }
-    leader->group = zn_calloc(cap, sizeof(*leader->group));
+    /* An array of pointers to operations, not of operations. */
+    leader->group = zn_calloc(cap, sizeof(*leader->group)); // NOLINT(bugprone-sizeof-expression)
     zn_volop_t *next = zlistx_first(q->waiting);
     while (next != NULL && next->groups && leader->group_count < cap) {
         leader->group[leader->group_count++] = zlistx_detach(q->waiting, NULL);
