@@ -1,0 +1,307 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* zn_imgfile.c - the filesystem store: temporary file, streaming digests, rename on success. */
+#include "zn_imgfile.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "zn_failpoint.h"
+#include "zn_fs.h"
+#include "zn_mem.h"
+#include "zn_uuid.h"
+
+struct zn_imgfile {
+    char *dir;
+    char *tmp_dir;
+    bool fsync;
+};
+
+struct zn_imgfile_upload {
+    zn_imgfile_t *store;
+    char *id;
+    char *tmp_path;
+    int fd;
+    uint64_t size;
+    uint64_t max_bytes;
+    int failed; /* the first error; every later write repeats it */
+    bool committed;
+    EVP_MD_CTX *md5;
+    EVP_MD_CTX *sha512;
+};
+
+/* Image ids and locations become file names: only a UUID, optionally followed by ".XXXXXX"
+ * of letters and digits (what mkostemp makes), may reach the file system. */
+static int
+s_check_id(const char *name)
+{
+    if (name == NULL || strlen(name) < ZN_UUID_LEN) {
+        return -ENOENT;
+    }
+    char id[ZN_UUID_LEN + 1];
+    memcpy(id, name, ZN_UUID_LEN);
+    id[ZN_UUID_LEN] = '\0';
+    if (!zn_uuid_is_valid(id)) {
+        return -ENOENT;
+    }
+    const char *rest = name + ZN_UUID_LEN;
+    if (rest[0] == '\0') {
+        return 0;
+    }
+    if (rest[0] != '.' || strlen(rest) != 7) {
+        return -ENOENT;
+    }
+    for (const char *p = rest + 1; *p != '\0'; p++) {
+        bool ok = (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z');
+        if (!ok) {
+            return -ENOENT;
+        }
+    }
+    return 0;
+}
+
+static void
+s_clear_tmp(const char *tmp_dir)
+{
+    DIR *dir = opendir(tmp_dir);
+    if (dir == NULL) {
+        return;
+    }
+    struct dirent *entry = NULL;
+    while ((entry = readdir(dir)) != NULL) {
+        if (entry->d_name[0] != '.') {
+            (void)unlinkat(dirfd(dir), entry->d_name, 0); /* best effort: a crash's leftovers */
+        }
+    }
+    (void)closedir(dir);
+}
+
+int
+zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync, zn_fault_t *fault)
+{
+    *out = NULL;
+    zn_imgfile_t *self = zn_calloc(1, sizeof(*self));
+    self->dir = zn_strdup(dir);
+    self->tmp_dir = zn_asprintf("%s/tmp", dir);
+    self->fsync = fsync;
+    int rc = zn_fs_mkdir_p(self->tmp_dir, 0750);
+    if (rc < 0) {
+        zn_fault_set(fault, rc, "image store %s: %s", self->tmp_dir, zn_strerror(rc));
+        zn_imgfile_destroy(&self);
+        return rc;
+    }
+    s_clear_tmp(self->tmp_dir);
+    *out = self;
+    return 0;
+}
+
+void
+zn_imgfile_destroy(zn_imgfile_t **self_p)
+{
+    zn_imgfile_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    zn_free(self->dir);
+    zn_free(self->tmp_dir);
+    zn_free(self);
+    *self_p = NULL;
+}
+
+int
+zn_imgfile_open_read(zn_imgfile_t *self, const char *location)
+{
+    if (s_check_id(location) < 0) {
+        return -ENOENT;
+    }
+    char *path = zn_asprintf("%s/%s", self->dir, location);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int err = errno;
+    zn_free(path);
+    return fd >= 0 ? fd : -err;
+}
+
+int64_t
+zn_imgfile_read(zn_imgfile_t *self, const char *location, uint64_t offset, uint8_t *buf, size_t len)
+{
+    int fd = zn_imgfile_open_read(self, location);
+    if (fd < 0) {
+        return fd;
+    }
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, buf + done, len - done, (off_t)(offset + done));
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            int err = n < 0 ? -errno : 0;
+            (void)close(fd);
+            return err < 0 ? err : (int64_t)done;
+        }
+        done += (size_t)n;
+    }
+    (void)close(fd);
+    return (int64_t)done;
+}
+
+int
+zn_imgfile_remove(zn_imgfile_t *self, const char *location)
+{
+    if (s_check_id(location) < 0) {
+        return 0;
+    }
+    char *path = zn_asprintf("%s/%s", self->dir, location);
+    int rc = unlink(path) == 0 || errno == ENOENT ? 0 : -errno;
+    zn_free(path);
+    return rc;
+}
+
+/* ---- uploads ------------------------------------------------------------------------------ */
+
+int
+zn_imgfile_upload_open(zn_imgfile_t *self, const char *id, uint64_t max_bytes,
+                       zn_imgfile_upload_t **out, zn_fault_t *fault)
+{
+    *out = NULL;
+    if (s_check_id(id) < 0) {
+        return zn_fault_set(fault, -ENOENT, "No image found with ID %s", id != NULL ? id : "");
+    }
+    zn_imgfile_upload_t *up = zn_calloc(1, sizeof(*up));
+    up->store = self;
+    up->id = zn_strdup(id);
+    up->max_bytes = max_bytes;
+    up->tmp_path = zn_asprintf("%s/%s.XXXXXX", self->tmp_dir, id);
+    up->fd = mkostemp(up->tmp_path, O_CLOEXEC);
+    if (up->fd < 0) {
+        int err = -errno;
+        zn_str_free(&up->tmp_path);
+        zn_imgfile_upload_destroy(&up);
+        return zn_fault_set(fault, err, "image store: cannot create a file: %s", zn_strerror(err));
+    }
+    up->md5 = EVP_MD_CTX_new();
+    up->sha512 = EVP_MD_CTX_new();
+    ZN_ASSERT(up->md5 != NULL && up->sha512 != NULL); /* only fails on out-of-memory */
+    (void)EVP_DigestInit_ex(up->md5, EVP_md5(), NULL);
+    (void)EVP_DigestInit_ex(up->sha512, EVP_sha512(), NULL);
+    *out = up;
+    return 0;
+}
+
+static int
+s_write_all(int fd, const uint8_t *data, size_t len)
+{
+    int rc = ZN_FAILPOINT("image.write");
+    while (rc == 0 && len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            return -errno;
+        }
+        data += n;
+        len -= (size_t)n;
+    }
+    return rc;
+}
+
+int
+zn_imgfile_upload_write(zn_imgfile_upload_t *self, const void *data, size_t len)
+{
+    if (self->failed != 0) {
+        return self->failed;
+    }
+    if (len > self->max_bytes - self->size) {
+        self->failed = ZN_ETOOBIG;
+        return self->failed;
+    }
+    int rc = s_write_all(self->fd, data, len);
+    if (rc < 0) {
+        self->failed = rc;
+        return rc;
+    }
+    (void)EVP_DigestUpdate(self->md5, data, len);
+    (void)EVP_DigestUpdate(self->sha512, data, len);
+    self->size += len;
+    return 0;
+}
+
+uint64_t
+zn_imgfile_upload_size(const zn_imgfile_upload_t *self)
+{
+    return self->size;
+}
+
+static void
+s_hex(EVP_MD_CTX *ctx, char *out)
+{
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned len = 0;
+    (void)EVP_DigestFinal_ex(ctx, digest, &len);
+    for (size_t i = 0; i < len; i++) {
+        (void)snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    }
+    out[(size_t)2 * len] = '\0';
+}
+
+int
+zn_imgfile_upload_commit(zn_imgfile_upload_t *self, char md5[ZN_IMGFILE_MD5_HEX + 1],
+                         char sha512[ZN_IMGFILE_SHA512_HEX + 1], zn_fault_t *fault)
+{
+    ZN_ASSERT(!self->committed && self->fd >= 0);
+    if (self->failed != 0) {
+        return zn_fault_set(fault, self->failed, "the upload failed: %s",
+                            zn_strerror(self->failed));
+    }
+    int rc = ZN_FAILPOINT("image.commit");
+    if (rc == 0 && self->store->fsync && fdatasync(self->fd) < 0) {
+        rc = -errno;
+    }
+    char *path = zn_asprintf("%s/%s", self->store->dir, zn_imgfile_upload_location(self));
+    if (rc == 0 && rename(self->tmp_path, path) < 0) {
+        rc = -errno;
+    }
+    zn_free(path);
+    if (rc < 0) {
+        self->failed = rc;
+        return zn_fault_set(fault, rc, "image store: cannot keep the upload: %s", zn_strerror(rc));
+    }
+    self->committed = true;
+    s_hex(self->md5, md5);
+    s_hex(self->sha512, sha512);
+    return 0;
+}
+
+const char *
+zn_imgfile_upload_location(const zn_imgfile_upload_t *self)
+{
+    const char *slash = strrchr(self->tmp_path, '/');
+    return slash != NULL ? slash + 1 : self->tmp_path;
+}
+
+void
+zn_imgfile_upload_destroy(zn_imgfile_upload_t **self_p)
+{
+    zn_imgfile_upload_t *self = *self_p;
+    if (self == NULL) {
+        return;
+    }
+    if (self->fd >= 0) {
+        (void)close(self->fd);
+    }
+    if (!self->committed && self->tmp_path != NULL) {
+        (void)unlink(self->tmp_path); /* best effort: the next start clears tmp/ too */
+    }
+    EVP_MD_CTX_free(self->md5);
+    EVP_MD_CTX_free(self->sha512);
+    zn_free(self->id);
+    zn_free(self->tmp_path);
+    zn_free(self);
+    *self_p = NULL;
+}
