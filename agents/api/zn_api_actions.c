@@ -431,8 +431,8 @@ zn__api_attachment_show(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
 static void
 s_next_device(const zn_cell_instance_t *inst, char *out, size_t cap)
 {
-    for (char letter = 'b'; letter <= 'z'; letter++) {
-        (void)snprintf(out, cap, "/dev/vd%c", letter);
+    for (int letter = 'b'; letter <= 'z'; letter++) {
+        (void)snprintf(out, cap, "/dev/vd%c", (char)letter);
         bool used = false;
         for (size_t i = 0; i < inst->bdm_count && !used; i++) {
             used = inst->bdms[i].device != NULL && strcmp(inst->bdms[i].device, out) == 0;

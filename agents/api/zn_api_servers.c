@@ -254,7 +254,8 @@ s_wanted(const s_list_t *list, const zn_cell_instance_t *inst)
     if (list->host != NULL && (inst->host == NULL || strcmp(inst->host, list->host) != 0)) {
         return false;
     }
-    if (list->image != NULL && (inst->image_id == NULL || strcmp(inst->image_id, list->image))) {
+    if (list->image != NULL &&
+        (inst->image_id == NULL || strcmp(inst->image_id, list->image) != 0)) {
         return false;
     }
     if (list->flavor != NULL && strcmp(inst->flavor.id, list->flavor) != 0) {
@@ -301,7 +302,8 @@ s_filters(zn_rest_req_t *req, s_list_t *list, zn_fault_t *fault)
 {
     bool admin = zn_rest_is_admin(req);
     const char *all = zn_rest_query(req, "all_tenants");
-    bool all_tenants = admin && all != NULL && strcmp(all, "0") != 0 && strcasecmp(all, "false");
+    bool all_tenants =
+        admin && all != NULL && strcmp(all, "0") != 0 && strcasecmp(all, "false") != 0;
     list->project = zn_rest_project_id(req);
     if (all_tenants) {
         list->project = zn_rest_query(req, "project_id");
