@@ -1,0 +1,1 @@
+set(FUZZ_LIBS zn_api_body zn_http)
