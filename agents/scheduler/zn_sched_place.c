@@ -668,6 +668,18 @@ s_join(zn_sched_place_t *self, zn_call_t *call, const char *instance_id)
 }
 
 int
+zn_sched_place_check(zn_buf_t body, zn_fault_t *fault)
+{
+    s_body_t decoded;
+    int rc = zn_schema_decode(&s_body_schema, body, &decoded, NULL, fault);
+    if (rc == 0) {
+        rc = s_check_body(&decoded, body, fault);
+        zn_schema_release(&s_body_schema, &decoded);
+    }
+    return rc;
+}
+
+int
 zn_sched_place_select(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
 {
     (void)reply;

@@ -52,6 +52,10 @@ void zn_sched_place_close(zn_sched_place_t *self);
  * (answered later) or a negative code with FAULT for a body that does not decode. */
 int zn_sched_place_select(void *self, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault);
 
+/* Decode and check a `select_destinations` BODY (untrusted bytes) as the handler does, and
+ * forget it: for fuzzing and tests. Returns 0, or -EBADMSG / ZN_ETOOBIG / -EINVAL with FAULT. */
+ZN_MUST_CHECK int zn_sched_place_check(zn_buf_t body, zn_fault_t *fault);
+
 void zn_sched_place_counts(const zn_sched_place_t *self, zn_sched_place_counts_t *out);
 
 /* True when no request is in flight (for a clean shutdown). */

@@ -13,7 +13,7 @@
 #include "zn_clock.h"
 #include "zn_log.h"
 #include "zn_mem.h"
-#include "zn_mpread.h"
+#include "zn_sched_alive.h"
 #include "zn_sched_hosts.h"
 #include "zn_sched_place.h"
 #include "zn_sched_sync.h"
@@ -129,75 +129,6 @@ s_refresh_tick(zloop_t *loop, int timer_id, void *arg)
 
 /* ---- liveness from the conductors' registry ----------------------------------------------- */
 
-typedef struct {
-    char *role;
-    char *host;
-    char *call_endpoint;
-    bool up;
-} s_service_t;
-
-static const zn_field_t s_service_fields[] = {
-    {"role", ZN_FT_STR, 0, offsetof(s_service_t, role), 0, 64, NULL},
-    {"host", ZN_FT_STR, 0, offsetof(s_service_t, host), 0, 255, NULL},
-    {"call_endpoint", ZN_FT_STR, 0, offsetof(s_service_t, call_endpoint), 0, 1024, NULL},
-    {"up", ZN_FT_BOOL, 0, offsetof(s_service_t, up), 0, 0, NULL},
-};
-static const zn_schema_t s_service_schema = {"service", 1, s_service_fields,
-                                             ZN_ARRAY_COUNT(s_service_fields), sizeof(s_service_t)};
-
-/* Who the registry calls alive. */
-typedef struct {
-    zhashx_t *hosts;   /* compute hosts */
-    const char *self;  /* our call endpoint */
-    bool self_seen;    /* among the schedulers */
-    size_t schedulers; /* schedulers up */
-    size_t before;     /* of those, how many sort before us: our share's index */
-} s_alive_list_t;
-
-static void
-s_note_service(s_alive_list_t *list, const s_service_t *svc)
-{
-    if (!svc->up || svc->role == NULL) {
-        return;
-    }
-    if (strcmp(svc->role, "compute") == 0 && svc->host != NULL) {
-        zhashx_insert(list->hosts, svc->host, (void *)1);
-    } else if (strcmp(svc->role, "scheduler") == 0 && svc->call_endpoint != NULL) {
-        int order = strcmp(svc->call_endpoint, list->self);
-        list->schedulers++;
-        list->before += order < 0 ? 1 : 0;
-        list->self_seen = list->self_seen || order == 0;
-    }
-}
-
-/* Fill LIST from BODY (the `services` answer: an array of maps). Returns false when BODY is
- * not a list. */
-static bool
-s_parse_up(zn_buf_t body, s_alive_list_t *list)
-{
-    zn_mpread_t r;
-    zn_mpval_t v;
-    zn_mpread_init(&r, body);
-    if (zn_mpread_next(&r, &v, NULL) < 0 || v.type != ZN_MPT_ARRAY) {
-        return false;
-    }
-    list->hosts = zhashx_new();
-    for (uint32_t i = 0; i < v.v.count; i++) {
-        size_t start = r.pos;
-        if (zn_mpread_skip(&r, 1, NULL) < 0) {
-            break;
-        }
-        s_service_t svc;
-        zn_buf_t one = {body.ptr + start, r.pos - start};
-        if (zn_schema_decode(&s_service_schema, one, &svc, NULL, NULL) < 0) {
-            continue;
-        }
-        s_note_service(list, &svc);
-        zn_schema_release(&s_service_schema, &svc);
-    }
-    return true;
-}
-
 static void
 s_services_answered(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 {
@@ -207,17 +138,19 @@ s_services_answered(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         zn_log_info(NULL, "cannot ask the conductor who is alive: %s", zn_fault_message(fault));
         return; /* keep what we knew */
     }
-    s_alive_list_t list = {.self = zn_server_call_endpoint(self->server)};
-    if (!s_parse_up(reply->body, &list)) {
+    zn_sched_alive_t alive;
+    if (!zn_sched_alive_parse(reply->body, zn_server_call_endpoint(self->server), &alive)) {
         zn_log_warn(NULL, "the conductor's `services` answer is not a list");
         return;
     }
     zhashx_destroy(&self->up);
-    self->up = list.hosts;
+    self->up = alive.hosts; /* taken over */
+    alive.hosts = NULL;
     s_apply_alive(self);
-    if (self->auto_partition && list.self_seen) {
-        zn_sched_hosts_set_partition(self->hosts, list.before, list.schedulers);
+    if (self->auto_partition && alive.self_seen) {
+        zn_sched_hosts_set_partition(self->hosts, alive.before, alive.schedulers);
     }
+    zn_sched_alive_release(&alive);
 }
 
 static int
