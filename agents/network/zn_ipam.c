@@ -623,6 +623,16 @@ zn_ipam_take(zn_ipam_t *self, zn_ipaddr_t *out)
     return 0;
 }
 
+void
+zn_ipam_scatter(zn_ipam_t *self)
+{
+    if (self->total > 0) {
+        uint64_t r = 0;
+        randombytes_buf(&r, sizeof(r));
+        self->cursor = r % self->total;
+    }
+}
+
 uint64_t
 zn_ipam_size(const zn_ipam_t *self)
 {

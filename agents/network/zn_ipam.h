@@ -124,6 +124,11 @@ void zn_ipam_clear(zn_ipam_t *self);
  * into *out. Returns 0 or -ENOSPC when every pool address is marked. */
 ZN_MUST_CHECK int zn_ipam_take(zn_ipam_t *self, zn_ipaddr_t *out);
 
+/* Move the next-fit cursor to a random address. An agent that lost a race for an address
+ * calls it, so that agents allocating from one subnet at once spread over the pool instead of
+ * walking it in step; without contention allocation stays lowest-first. */
+void zn_ipam_scatter(zn_ipam_t *self);
+
 /* Addresses in the pools (saturating at UINT64_MAX) and addresses marked. */
 uint64_t zn_ipam_size(const zn_ipam_t *self);
 uint64_t zn_ipam_used(const zn_ipam_t *self);

@@ -8,6 +8,7 @@
 
 #include <czmq.h>
 
+#include "zn_clock.h"
 #include "zn_failpoint.h"
 #include "zn_ipam.h"
 #include "zn_log.h"
@@ -23,6 +24,7 @@ typedef struct {
     zn_ipam_t *ipam;
     zn_cidr_t cidr;
     bool loaded; /* marks reflect the replica (plus writes in flight) */
+    int64_t loaded_ms;
 } s_tracker_t;
 
 typedef struct s_port_op s_port_op_t;
@@ -598,6 +600,7 @@ s_tracker_load(zn_netdb_t *self, const char *subnet_id, s_tracker_t *tracker, zn
     zn_store_read_end(&txn);
     s_mark_in_flight(self, subnet_id, tracker);
     tracker->loaded = true;
+    tracker->loaded_ms = zn_clock_mono_ms();
     return 0;
 }
 
@@ -631,6 +634,7 @@ struct s_port_op {
     s_slot_t slots[ZN_NET_IPS_MAX];
     size_t slot_count;
     bool mac_given;
+    bool parked; /* waiting for other creations on a full subnet to settle */
     int attempts;
     zn_netdb_record_fn *done;
     void *arg;
@@ -773,13 +777,31 @@ s_subnet_in(const zn_net_subnet_t *subnets, size_t count, const char *id)
     return NULL;
 }
 
-/* Pick this attempt's automatic addresses. */
+/* An answer of s_take_addresses: the subnet looks full, but creations of ours in flight hold
+ * some of its addresses and may yet fail (having lost a race), so wait for them. */
+#define S_PARKED 1
+
+/* True when another creation in flight (not itself waiting) holds an address of SUBNET_ID. */
+static bool
+s_subnet_busy(const s_port_op_t *op, const char *subnet_id)
+{
+    for (const s_port_op_t *other = op->self->ops; other != NULL; other = other->next) {
+        for (size_t i = 0; other != op && !other->parked && i < other->slot_count; i++) {
+            if (other->slots[i].has_addr && strcmp(other->slots[i].subnet_id, subnet_id) == 0) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
+/* Pick this attempt's automatic addresses (S_PARKED: wait and try again). */
 static int
 s_take_addresses(s_port_op_t *op, const zn_net_subnet_t *subnets, size_t count, zn_fault_t *fault)
 {
     for (size_t i = 0; i < op->slot_count; i++) {
         s_slot_t *slot = &op->slots[i];
-        if (slot->given) {
+        if (slot->given || slot->has_addr) {
             continue;
         }
         const zn_net_subnet_t *subnet = s_subnet_in(subnets, count, slot->subnet_id);
@@ -794,6 +816,9 @@ s_take_addresses(s_port_op_t *op, const zn_net_subnet_t *subnets, size_t count, 
             /* Full here: other agents may have released addresses since we last looked. */
             rc = s_tracker_load(op->self, slot->subnet_id, tracker, fault);
             rc = rc == 0 ? zn_ipam_take(tracker->ipam, &slot->addr) : rc;
+        }
+        if (rc == -ENOSPC && s_subnet_busy(op, slot->subnet_id)) {
+            return S_PARKED;
         }
         if (rc == -ENOSPC) {
             return zn_fault_set(fault, -ENOSPC, "No more IP addresses available on network %s.",
@@ -863,6 +888,10 @@ s_attempt(s_port_op_t *op, zn_fault_t *fault)
         rc = s_take_addresses(op, subnets, count, fault);
     }
     zn_netdb_subnets_free(&subnets, count);
+    op->parked = rc == S_PARKED;
+    if (op->parked) {
+        return 0; /* s_wake_parked tries again when a creation in flight settles */
+    }
     if (rc == 0) {
         rc = ZN_FAILPOINT("network.port_alloc");
         rc = rc < 0 ? zn_fault_set(fault, rc, "failpoint network.port_alloc") : 0;
@@ -935,6 +964,21 @@ s_conflict_cause(s_port_op_t *op, zn_fault_t *fault)
     return 0;
 }
 
+/* Another agent took an address we offered: learn what it holds (not too often) and move away
+ * from where it allocates. */
+static void
+s_after_race(zn_netdb_t *self, const char *subnet_id)
+{
+    s_tracker_t *tracker = zhashx_lookup(self->trackers, subnet_id);
+    if (tracker == NULL) {
+        return;
+    }
+    if (zn_clock_mono_ms() - tracker->loaded_ms >= ZN_NETDB_RELOAD_MIN_MS) {
+        tracker->loaded = false; /* reloaded by the next attempt */
+    }
+    zn_ipam_scatter(tracker->ipam);
+}
+
 static void
 s_op_finish(s_port_op_t *op, const zn_fault_t *fault)
 {
@@ -943,17 +987,49 @@ s_op_finish(s_port_op_t *op, const zn_fault_t *fault)
     s_op_free(&op);
 }
 
+/* Try the parked creations again: one in flight settled, which may have freed an address. */
+static void
+s_wake_parked(zn_netdb_t *self)
+{
+    size_t count = 0;
+    s_port_op_t **parked = zn_calloc(self->op_count + 1, sizeof(*parked));
+    for (s_port_op_t *op = self->ops; op != NULL; op = op->next) {
+        if (op->parked) {
+            parked[count++] = op;
+        }
+    }
+    for (size_t i = 0; i < count; i++) {
+        zn_fault_t why;
+        zn_fault_clear(&why);
+        if (s_attempt(parked[i], &why) < 0) {
+            s_unmark_auto(parked[i]);
+            s_op_finish(parked[i], &why);
+        }
+    }
+    zn_free(parked);
+}
+
+static void s_on_conflict(s_port_op_t *op);
+
 static void
 s_on_port_written(void *arg, const zn_fault_t *fault)
 {
     s_port_op_t *op = arg;
-    if (fault->code != ZN_ECONFLICT) {
+    zn_netdb_t *self = op->self;
+    if (fault->code == ZN_ECONFLICT) {
+        s_on_conflict(op);
+    } else {
         if (fault->code != 0 && fault->code != -ETIMEDOUT && fault->code != ZN_EUNKNOWN) {
             s_unmark_auto(op);
         }
         s_op_finish(op, fault);
-        return;
     }
+    s_wake_parked(self);
+}
+
+static void
+s_on_conflict(s_port_op_t *op)
+{
     /* Another writer holds one of our keys. The automatic addresses stay marked (one of them
      * is probably taken) and the next attempt picks new ones and a new MAC. */
     zn_fault_t why;
@@ -967,11 +1043,13 @@ s_on_port_written(void *arg, const zn_fault_t *fault)
     }
     for (size_t i = 0; rc == 0 && i < op->slot_count; i++) {
         op->slots[i].has_addr = op->slots[i].given;
+        s_after_race(op->self, op->slots[i].subnet_id);
     }
     if (rc == 0) {
         rc = s_attempt(op, &why);
     }
     if (rc < 0) {
+        s_unmark_auto(op);
         s_op_finish(op, &why);
     }
 }

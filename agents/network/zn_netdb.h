@@ -7,8 +7,10 @@
  * that of two agents offering the same address only one commits. The loser's batch fails with
  * ZN_ECONFLICT as a whole and is retried with the next free address and a new MAC. Which address
  * to offer comes from a zn_ipam tracker per subnet, loaded once from the replica and reloaded
- * when it believes the pool is full (other agents release addresses too), so allocation never
- * scans the subnet. Loop thread only. */
+ * when it believes the pool is full (other agents release addresses too) or after losing a race
+ * (at most every ZN_NETDB_RELOAD_MIN_MS), so allocation never scans the subnet; an agent that
+ * lost a race also moves its cursor to a random place in the pool, so that agents allocating
+ * from one subnet at once spread out. Loop thread only. */
 #ifndef ZN_NETDB_H
 #define ZN_NETDB_H
 
@@ -21,7 +23,9 @@
 #include "zn_netrec.h"
 #include "zn_sclient.h"
 
-#define ZN_NETDB_ATTEMPTS_MAX 16 /* conflicting batches retried before giving up */
+#define ZN_NETDB_ATTEMPTS_MAX 32 /* conflicting batches retried before giving up */
+#define ZN_NETDB_RELOAD_MIN_MS \
+    5 /* a subnet's tracker is reloaded after a race at most this often */
 
 typedef struct zn_netdb zn_netdb_t;
 

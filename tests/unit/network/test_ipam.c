@@ -288,6 +288,28 @@ test_ipam_ipv6_set_mode(void **state)
 }
 
 static void
+test_ipam_scatter_still_fills_the_pool(void **state)
+{
+    (void)state;
+    zn_ipam_layout_t layout = s_layout("10.7.0.0/22"); /* 1021 pool addresses */
+    assert_int_equal(zn_ipam_layout_complete(&layout, ZN_IPAM_GATEWAY_DEFAULT, NULL), 0);
+    zn_ipam_t *ipam = zn_ipam_new(layout.pools, layout.pool_count);
+    zn_ipaddr_t addr;
+    uint64_t taken = 0;
+    for (;;) {
+        zn_ipam_scatter(ipam); /* as after every lost race */
+        if (zn_ipam_take(ipam, &addr) < 0) {
+            break;
+        }
+        assert_true(zn_ipam_is_marked(ipam, &addr));
+        taken++;
+    }
+    assert_int_equal(taken, zn_ipam_size(ipam));
+    assert_int_equal(taken, 1021);
+    zn_ipam_destroy(&ipam);
+}
+
+static void
 test_ipam_macs(void **state)
 {
     (void)state;
@@ -322,6 +344,7 @@ main(void)
         cmocka_unit_test(test_ipam_exhaustion_and_reuse),
         cmocka_unit_test(test_ipam_slash16_is_fast_and_unique),
         cmocka_unit_test(test_ipam_ipv6_set_mode),
+        cmocka_unit_test(test_ipam_scatter_still_fills_the_pool),
         cmocka_unit_test(test_ipam_macs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

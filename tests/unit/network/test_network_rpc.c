@@ -20,6 +20,7 @@
 #include "id_fixture.h"
 #include "net_fixture.h"
 #include "zn_client.h"
+#include "zn_failpoint.h"
 #include "zn_mem.h"
 #include "zn_mp.h"
 #include "zn_netrec.h"
@@ -271,6 +272,37 @@ test_network_rpc_refuses(void **state)
     assert_int_equal(s_bind(s, 1, "auto", "vm-auto", &port), -EINVAL);
 }
 
+static void
+test_network_rpc_failure_leaks_nothing(void **state)
+{
+    s_state_t *s = *state;
+    char net_id[64];
+    char subnet_id[64];
+    s_network_with_subnet(s, "faulty",
+                          "\"cidr\": \"10.3.0.0/24\", \"allocation_pools\": [{\"start\": "
+                          "\"10.3.0.10\", \"end\": \"10.3.0.11\"}]",
+                          net_id, subnet_id);
+    /* The allocation fails after an address was picked: it must go back to the pool. */
+    zn_failpoint_set("network.port_alloc", -EIO, 1);
+    zn_net_bind_reply_t port;
+    assert_int_equal(s_bind(s, 0, net_id, "vm-fail", &port), -EIO);
+    assert_int_equal(zn_failpoint_fired("network.port_alloc"), 1);
+    zn_failpoint_clear_all();
+    char *path = zn_asprintf("/v2.0/ports?device_id=vm-fail");
+    assert_int_equal(net_fixture_http(s->net[0], "GET", path, s->admin, NULL, s->body, 262144),
+                     200);
+    assert_string_equal(s->body, "{\"ports\":[]}");
+    zn_str_free(&path);
+    /* Both addresses of the two-address pool are still there to hand out, by the same agent. */
+    assert_int_equal(s_bind(s, 0, net_id, "vm-a", &port), 0);
+    assert_string_equal(port.fixed_ips[0].ip_address, "10.3.0.11");
+    zn_schema_release(&zn_net_bind_reply_schema, &port);
+    assert_int_equal(s_bind(s, 0, net_id, "vm-b", &port), 0);
+    assert_string_equal(port.fixed_ips[0].ip_address, "10.3.0.10");
+    zn_schema_release(&zn_net_bind_reply_schema, &port);
+    assert_int_equal(s_bind(s, 0, net_id, "vm-c", &port), -ENOSPC);
+}
+
 /* ---- concurrent IPAM ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -279,12 +311,19 @@ typedef struct {
     size_t exhausted;
     size_t other;
     char addresses[S_BINDS][64];
+    bool bound[S_BINDS]; /* by device number */
 } s_storm_t;
+
+typedef struct {
+    s_storm_t *storm;
+    size_t device;
+} s_bind_call_t;
 
 static void
 s_on_bind(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 {
-    s_storm_t *storm = arg;
+    const s_bind_call_t *call = arg;
+    s_storm_t *storm = call->storm;
     storm->done++;
     if (fault->code == -ENOSPC) {
         storm->exhausted++;
@@ -297,6 +336,7 @@ s_on_bind(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         storm->other++;
         return;
     }
+    storm->bound[call->device] = true;
     (void)snprintf(storm->addresses[storm->ok++], 64, "%s", port.fixed_ips[0].ip_address);
     zn_schema_release(&zn_net_bind_reply_schema, &port);
 }
@@ -304,6 +344,7 @@ s_on_bind(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 typedef struct {
     size_t want;
     s_storm_t storm;
+    s_bind_call_t calls[S_BINDS];
 } s_wait_t;
 
 static int
@@ -329,8 +370,9 @@ s_storm(s_state_t *s, const char *net_id, const char *prefix, size_t count, s_wa
         zn_net_bind_req_t req = {.network_id = (char *)(uintptr_t)net_id, .device_id = device};
         zn_pack_reset(pack);
         zn_schema_encode(&zn_net_bind_req_schema, &req, pack);
+        wait->calls[i] = (s_bind_call_t){&wait->storm, i};
         assert_int_equal(zn_client_call(s->client[i % 2], "port_bind", &ctx, zn_pack_buf(pack),
-                                        20000, s_on_bind, &wait->storm),
+                                        20000, s_on_bind, &wait->calls[i]),
                          0);
     }
     zn_pack_destroy(&pack);
@@ -374,9 +416,13 @@ test_network_concurrent_ipam(void **state)
 
     /* Release 20 through one agent; 20 new devices through both get exactly those back. */
     char released[20][64];
+    size_t next = 0;
     for (size_t i = 0; i < 20; i++) {
+        while (!wait->storm.bound[next]) {
+            next++; /* that device got no address */
+        }
         char device[64];
-        (void)snprintf(device, sizeof(device), "storm-%zu", i);
+        (void)snprintf(device, sizeof(device), "storm-%zu", next++);
         zn_net_bind_reply_t port;
         assert_int_equal(s_bind(s, 0, net_id, device, &port), 0); /* idempotent: its port */
         (void)snprintf(released[i], 64, "%s", port.fixed_ips[0].ip_address);
@@ -403,6 +449,7 @@ main(void)
         cmocka_unit_test(test_network_rpc_example),
         cmocka_unit_test(test_network_rpc_user_port),
         cmocka_unit_test(test_network_rpc_refuses),
+        cmocka_unit_test(test_network_rpc_failure_leaks_nothing),
         cmocka_unit_test(test_network_concurrent_ipam),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
