@@ -992,7 +992,14 @@ static void
 s_wake_parked(zn_netdb_t *self)
 {
     size_t count = 0;
-    s_port_op_t **parked = zn_calloc(self->op_count + 1, sizeof(*parked));
+    for (const s_port_op_t *op = self->ops; op != NULL; op = op->next) {
+        count += op->parked ? 1 : 0;
+    }
+    if (count == 0) {
+        return; /* the usual case: nothing waits */
+    }
+    s_port_op_t **parked = zn_calloc(count, sizeof(s_port_op_t *));
+    count = 0;
     for (s_port_op_t *op = self->ops; op != NULL; op = op->next) {
         if (op->parked) {
             parked[count++] = op;
