@@ -191,6 +191,7 @@ zn_image_destroy(zn_image_t **self_p)
      * deferred calls: the REST front and the server must outlive them. */
     zn_idclient_destroy(&self->idclient);
     zn_sclient_destroy(&self->sclient);
+    self->closing = true;         /* uploads aborted now write nothing */
     zn_rest_destroy(&self->rest); /* aborts uploads still streaming */
     zn__image_uploads_clear(self);
     zhashx_destroy(&self->uploads);

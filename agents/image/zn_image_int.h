@@ -28,6 +28,7 @@ struct zn_image {
     zn_server_t *server;
     zhashx_t *uploads; /* request id -> upload job (zn_image_rest.c) */
     size_t writes;     /* store writes in flight */
+    bool closing;      /* zn_image_destroy runs: the store client is gone */
 };
 
 /* The REST routes and the stream opener (zn_image_rest.c), and the RPC methods

@@ -435,7 +435,8 @@ s_on_killed(void *arg, const zn_fault_t *fault)
 static void
 s_kill(s_upload_t *up)
 {
-    if (!up->saving) {
+    zn_imgfile_upload_destroy(&up->file); /* no partial file outlives the failure */
+    if (!up->saving || up->self->closing) {
         s_upload_free(&up);
         return;
     }
@@ -451,6 +452,18 @@ s_kill(s_upload_t *up)
         return;
     }
     up->self->writes++;
+}
+
+/* Give up on UP: now, or once the "saving" write in flight has landed (s_on_saving). */
+static void
+s_drop(s_upload_t *up)
+{
+    if (up->saving_inflight) {
+        up->gone = true;
+        zn_imgfile_upload_destroy(&up->file);
+        return;
+    }
+    s_kill(up);
 }
 
 static void
@@ -566,11 +579,7 @@ s_sink_abort(void *arg)
 {
     s_upload_t *up = arg;
     zn_log_info(up->key, "image %s: the client went away during the upload", up->rec.id);
-    if (up->saving_inflight) {
-        up->gone = true; /* s_on_saving finishes the job */
-        return;
-    }
-    s_kill(up);
+    s_drop(up);
 }
 
 /* How many bytes this upload may write: max_image_bytes, or what is left of the quota. */
@@ -687,7 +696,7 @@ s_upload(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
                           up->rec.id);
     }
     if (rc < 0) {
-        s_kill(up); /* "saving" was only written for a caller known to be allowed */
+        s_drop(up); /* "saving" was only written for a caller known to be allowed */
         return rc;
     }
     up->req = req;
