@@ -886,6 +886,116 @@ zn_volops_delete(zn_volops_t *self, const zn_ctx_t *ctx, const zn_volops_who_t *
     return 0;
 }
 
+/* ---- recovery ----------------------------------------------------------------------------- */
+
+/* Take up VOL (stuck in creating or deleting on this host) as a new operation. */
+static void
+s_recover_one(zn_volops_t *self, const zn_vol_t *vol, uint64_t gen)
+{
+    zn_volops_who_t who = {NULL, NULL, true};
+    zn_volop_t *op = zn__volop_new(self, NULL, &who, vol->id, NULL, NULL);
+    zn_schema_copy(&zn_vol_schema, &op->vol, vol);
+    op->vol_gen = gen;
+    zn_fault_t ok;
+    zn_fault_clear(&ok);
+    if (zn_vol_status(vol) == ZN_VOL_DELETING) {
+        s_then_delete_marked(op, &ok);
+        return;
+    }
+    zn_fault_t why;
+    zn_fault_clear(&why);
+    if (vol->image_id != NULL) {
+        (void)zn_fault_set(&why, -EIO, "the copy of image %s was interrupted", vol->image_id);
+    } else if (zn_vbackend_create(self->backend, vol->id, vol->size_gb, &why) == -EEXIST) {
+        zn_fault_clear(&why); /* made before the agent stopped */
+    } else if (why.code == 0) {
+        zn_fault_clear(&why);
+    }
+    zn__volop_create_done(op, &why);
+}
+
+static bool
+s_is_stuck(const zn_volops_t *self, const zn_vol_t *vol)
+{
+    zn_vol_status_t status = zn_vol_status(vol);
+    return (status == ZN_VOL_CREATING || status == ZN_VOL_DELETING) && vol->volume_host != NULL &&
+           strcmp(vol->volume_host, self->host) == 0;
+}
+
+/* A volume found stuck, with its generation for the conditioned write that takes it up. */
+typedef struct {
+    zn_vol_t vol;
+    uint64_t gen;
+} s_stuck_t;
+
+static void
+s_stuck_free(s_stuck_t *stuck)
+{
+    zn_schema_release(&zn_vol_schema, &stuck->vol);
+    zn_free(stuck);
+}
+
+/* The volumes stuck on this host, copied into OUT (s_stuck_t). */
+static int
+s_collect_stuck(zn_volops_t *self, zn_store_read_t *txn, const zn_store_table_t *table,
+                zlistx_t *out)
+{
+    enum {
+        S_PAGE = 128
+    };
+
+    zn_store_record_t recs[S_PAGE];
+    char last[ZN_STORE_KEY_MAX_BYTES + 1] = "";
+    for (;;) {
+        zn_buf_t marker = {(const uint8_t *)last, strlen(last)};
+        int n = zn_store_scan(txn, table, marker, recs, S_PAGE);
+        for (int i = 0; i < n; i++) {
+            s_stuck_t *one = zn_calloc(1, sizeof(*one));
+            one->gen = recs[i].generation;
+            if (zn_volrec_is_usage_key((const char *)recs[i].key.ptr, recs[i].key.len) ||
+                zn_schema_decode(&zn_vol_schema, recs[i].value, &one->vol, NULL, NULL) < 0 ||
+                !s_is_stuck(self, &one->vol)) {
+                s_stuck_free(one);
+                continue;
+            }
+            (void)zlistx_add_end(out, one);
+        }
+        if (n < S_PAGE) {
+            return n < 0 ? n : 0;
+        }
+        (void)snprintf(last, sizeof(last), "%.*s", (int)recs[n - 1].key.len,
+                       (const char *)recs[n - 1].key.ptr);
+    }
+}
+
+int
+zn_volops_recover(zn_volops_t *self, zn_fault_t *fault)
+{
+    zn_store_read_t *txn = NULL;
+    int rc = zn_sclient_read_begin(self->sc, &txn, fault);
+    const zn_store_table_t *table = rc == 0 ? s_table(self, fault) : NULL;
+    zlistx_t *stuck = zlistx_new();
+    if (table != NULL) {
+        rc = s_collect_stuck(self, txn, table, stuck);
+    } else if (rc == 0) {
+        rc = ZN_EUNAVAIL;
+    }
+    zn_store_read_end(&txn); /* before any step reads and writes on its own */
+    int taken = 0;
+    for (s_stuck_t *one = zlistx_first(stuck); one != NULL; one = zlistx_next(stuck)) {
+        if (rc == 0) {
+            s_recover_one(self, &one->vol, one->gen);
+            taken++;
+        }
+        s_stuck_free(one);
+    }
+    zlistx_destroy(&stuck);
+    if (rc < 0) {
+        return zn_fault_set(fault, rc, "volumes cannot be scanned: %s", zn_strerror(rc));
+    }
+    return taken;
+}
+
 /* ---- reads -------------------------------------------------------------------------------- */
 
 int

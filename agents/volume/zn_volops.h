@@ -116,6 +116,12 @@ ZN_MUST_CHECK int zn_volops_detach(zn_volops_t *self, const zn_ctx_t *ctx,
                                    const char *instance_id, zn_volops_fn *fn, void *arg,
                                    zn_fault_t *fault);
 
+/* After a restart: finish what this node's agent left half done. Volumes of this host still
+ * "creating" get their backing file (an interrupted image copy ends in "error"); volumes still
+ * "deleting" are removed and their quota given back. Returns how many were taken up, or
+ * ZN_EUNAVAIL with FAULT while the replica cannot be read yet (call again later). */
+ZN_MUST_CHECK int zn_volops_recover(zn_volops_t *self, zn_fault_t *fault);
+
 /* ---- reads (synchronous, from the local replica) -------------------------------------- */
 
 /* Read volume ID into OUT (release with zn_schema_release(&zn_vol_schema, out)). Returns 0,

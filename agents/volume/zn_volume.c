@@ -352,6 +352,26 @@ static const zn_method_t s_methods[] = {
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+#define S_RECOVER_RETRY_MS 1000
+
+/* Once after start: take up what this node's agent left half done before it stopped. Retried
+ * while the replica cannot be read yet (the conductor may start after us). */
+static int
+s_on_recover(zloop_t *loop, int timer_id, void *arg)
+{
+    zn_volume_t *self = arg;
+    zn_fault_t fault;
+    zn_fault_clear(&fault);
+    int rc = zn_volops_recover(self->ops, &fault);
+    if (rc > 0) {
+        zn_log_notice(NULL, "volumes taken up after a restart count=%d", rc);
+    }
+    if (rc >= 0) {
+        zloop_timer_end(loop, timer_id);
+    }
+    return 0;
+}
+
 static void
 s_status(void *arg, zn_pack_t *out)
 {
@@ -468,6 +488,9 @@ s_open_parts(zn_volume_t *self, zn_fault_t *fault)
                               .max_size_gb = cfg->max_size_gb,
                               .call_timeout_ms = cfg->call_timeout_ms};
     self->ops = zn_volops_new(&oopts);
+    if (zloop_timer(zn_agent_loop(self->agent), S_RECOVER_RETRY_MS, 0, s_on_recover, self) < 0) {
+        return zn_fault_set(fault, -EINVAL, "cannot start the recovery timer");
+    }
     return 0;
 }
 

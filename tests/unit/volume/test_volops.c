@@ -616,6 +616,67 @@ test_volops_backend_failures(void **state)
     s_reset(&result);
 }
 
+/* Put VOL (as a crashed agent left it) and PROJECT's usage straight into the store. */
+static void
+s_plant(s_env_t *env, const zn_vol_t *vol, int64_t volumes, int64_t gigabytes)
+{
+    zn_batch_t *batch = zn_batch_new();
+    assert_int_equal(
+        zn_sclient_put(batch, "volumes", vol->id, &zn_vol_schema, vol, ZN_BATCH_GEN_ABSENT), 0);
+    char key[ZN_VOLREC_USAGE_KEY_MAX];
+    zn_volrec_usage_key(S_PROJECT, key);
+    zn_vol_usage_t usage = {
+        .project = (char *)(uintptr_t)S_PROJECT, .volumes = volumes, .gigabytes = gigabytes};
+    assert_int_equal(
+        zn_sclient_put(batch, "volumes", key, &zn_vol_usage_schema, &usage, ZN_BATCH_GEN_ANY), 0);
+    zn_fault_t fault;
+    assert_int_equal(zn_sclient_write_sync(env->sc, NULL, batch, 5000, &fault), 0);
+    zn_batch_destroy(&batch);
+}
+
+/* After a restart: this host's volumes left "creating" get their file and become available,
+ * those left "deleting" go with their quota; another host's are not touched. */
+static void
+test_volops_recover(void **state)
+{
+    s_env_t *env = *state;
+    char *ids[] = {zn_strdup("11111111-1111-4111-8111-111111111111"),
+                   zn_strdup("22222222-2222-4222-8222-222222222222"),
+                   zn_strdup("33333333-3333-4333-8333-333333333333")};
+    char *hosts[] = {zn_strdup("vol-node"), zn_strdup("vol-node"), zn_strdup("elsewhere")};
+    char *statuses[] = {zn_strdup("creating"), zn_strdup("deleting"), zn_strdup("creating")};
+    for (int i = 0; i < 3; i++) {
+        zn_vol_t vol = {.id = ids[i],
+                        .project_id = (char *)(uintptr_t)S_PROJECT,
+                        .size_gb = 1 + i,
+                        .status = statuses[i],
+                        .volume_host = hosts[i],
+                        .format = (char *)(uintptr_t) "raw"};
+        s_plant(env, &vol, i + 1, (i + 1) * (i + 2) / 2);
+    }
+    zn_fault_t fault;
+    assert_int_equal(zn_volops_recover(env->ops, &fault), 2);
+    s_await_status(env, ids[0], "available");
+    int64_t deadline = zn_clock_mono_ms() + 10000;
+    zn_vol_t vol;
+    while (zn_volops_get(env->ops, &s_admin, ids[1], &vol, &fault) == 0) {
+        zn_schema_release(&zn_vol_schema, &vol);
+        assert_true(zn_clock_mono_ms() < deadline);
+        (void)zloop_timer(env->loop, 2, 1, s_check_done, &(s_waiting_t){NULL, 0, 0});
+        (void)zloop_start(env->loop);
+    }
+    s_usage(env, 2, 4); /* 3 volumes of 1+2+3 GiB planted; the 2 GiB one is gone */
+    assert_int_equal(zn_volops_get(env->ops, &s_admin, ids[2], &vol, &fault), 0);
+    assert_string_equal(vol.status, "creating");
+    zn_schema_release(&zn_vol_schema, &vol);
+    assert_int_equal(zn_volops_recover(env->ops, &fault), 0);
+    for (int i = 0; i < 3; i++) {
+        zn_free(ids[i]);
+        zn_free(hosts[i]);
+        zn_free(statuses[i]);
+    }
+}
+
 int
 main(void)
 {
@@ -630,6 +691,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_volops_projects, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_volops_extend, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_volops_backend_failures, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_volops_recover, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
