@@ -908,8 +908,6 @@ s_recover_one(zn_volops_t *self, const zn_vol_t *vol, uint64_t gen)
         (void)zn_fault_set(&why, -EIO, "the copy of image %s was interrupted", vol->image_id);
     } else if (zn_vbackend_create(self->backend, vol->id, vol->size_gb, &why) == -EEXIST) {
         zn_fault_clear(&why); /* made before the agent stopped */
-    } else if (why.code == 0) {
-        zn_fault_clear(&why);
     }
     zn__volop_create_done(op, &why);
 }
