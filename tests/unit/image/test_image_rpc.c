@@ -244,7 +244,7 @@ test_image_rpc_refuses(void **state)
                      ZN_ECONFLICT);
     assert_int_equal(s_upload(s, id), 204);
     assert_int_equal(
-        s_call(s, s->admin, "image_read", id, 0, 5 * 1024 * 1024, &s_chunk_schema, &chunk),
+        s_call(s, s->admin, "image_read", id, 0, (int64_t)5 * 1024 * 1024, &s_chunk_schema, &chunk),
         -EINVAL);
     assert_int_equal(s_call(s, s->admin, "image_read", id, -1, 10, &s_chunk_schema, &chunk),
                      -EINVAL);
