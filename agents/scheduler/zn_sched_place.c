@@ -9,6 +9,7 @@
 #include <czmq.h>
 
 #include "zn_clock.h"
+#include "zn_failpoint.h"
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_mpread.h"
@@ -333,7 +334,7 @@ s_resolve_group(s_op_t *op, zn_store_read_t *txn, zn_fault_t *fault)
         return 0;
     }
     zn_sclient_t *sc = op->owner->opts.sc;
-    zn_cell_group_t group;
+    zn_cell_group_t group = {0}; /* released whether or not it was read */
     int rc = zn_sclient_get(txn, zn_sclient_table(sc, ZN_TABLE_SERVER_GROUPS), op->body.group_id,
                             &zn_cell_group_schema, &group, NULL, fault);
     if (rc == 0 && zn_sched_group_policy_parse(group.policy, &op->req.group_policy) < 0) {
@@ -474,6 +475,9 @@ s_claim(s_op_t *op, zn_fault_t *fault)
     memset(&ctx, 0, sizeof(ctx));
     (void)snprintf(ctx.req_id, sizeof(ctx.req_id), "%s", op->req_id);
     if (rc == 0) {
+        rc = ZN_FAILPOINT("scheduler.claim_send");
+    }
+    if (rc == 0) {
         rc = zn_sclient_write(self->opts.sc, &ctx, self->batch, ZN_SCLIENT_WRITE_TIMEOUT_MS,
                               s_claimed, op);
     }
@@ -555,6 +559,12 @@ s_claimed(void *arg, const zn_fault_t *fault)
 {
     s_op_t *op = arg;
     zn_sched_place_t *self = op->owner;
+    zn_fault_t injected;
+    int injected_rc = ZN_FAILPOINT("scheduler.claim_result"); /* e.g. a lost answer */
+    if (injected_rc < 0) {
+        zn_fault_set(&injected, injected_rc, "failpoint scheduler.claim_result");
+        fault = &injected;
+    }
     bool committed = fault->code == 0;
     zn_sched_hosts_settle(self->opts.hosts, op->host, &op->req, committed);
     if (self->closing) {

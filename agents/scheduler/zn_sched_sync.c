@@ -65,7 +65,7 @@ s_usage_record(zn_sched_hosts_t *hosts, const zn_store_record_t *rec, zn_sched_s
         usage_gen >= rec->generation) {
         return 0;
     }
-    zn_cell_usage_t usage;
+    zn_cell_usage_t usage = {0};
     zn_fault_t fault;
     if (zn_schema_decode(&zn_cell_usage_schema, rec->value, &usage, NULL, &fault) < 0) {
         zn_log_warn(NULL, "host_usage/%s: %s (skipped)", key, zn_fault_message(&fault));
@@ -150,7 +150,7 @@ static int
 s_refresh(zn_sclient_t *sc, zn_sched_hosts_t *hosts, bool with_hosts, zn_sched_sync_stats_t *stats,
           zn_fault_t *fault)
 {
-    zn_sched_sync_stats_t local;
+    zn_sched_sync_stats_t local = {0};
     stats = stats != NULL ? stats : &local;
     memset(stats, 0, sizeof(*stats));
     zn_store_read_t *txn = NULL;
@@ -196,7 +196,7 @@ zn_sched_sync_usage(zn_sclient_t *sc, zn_sched_hosts_t *hosts, const char *host,
     if (rc < 0) {
         return rc;
     }
-    zn_cell_usage_t usage;
+    zn_cell_usage_t usage = {0};
     uint64_t gen = 0;
     rc = zn_sclient_get(txn, zn_sclient_table(sc, ZN_TABLE_HOST_USAGE), host, &zn_cell_usage_schema,
                         &usage, &gen, fault);

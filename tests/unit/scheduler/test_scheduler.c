@@ -4,6 +4,7 @@
  * the store, bad bodies, and the property: 1,000 concurrent requests through 2 schedulers
  * sharing one store against tight capacity never overcommit a host, and each ends with a host or
  * ZN_ENOVALIDHOST. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "zn_caster.h"
 #include "zn_cellrec.h"
 #include "zn_client.h"
+#include "zn_failpoint.h"
 #include "zn_mem.h"
 #include "zn_mp.h"
 #include "zn_mpread.h"
@@ -289,7 +291,7 @@ test_scheduler_example(void **state)
                      0);
     assert_string_equal(claim.host, host);
     assert_int_equal(claim.vcpus, 2);
-    zn_cell_usage_t usage;
+    zn_cell_usage_t usage = {0};
     assert_int_equal(zn_sclient_get(txn, zn_sclient_table(env->sc, ZN_TABLE_HOST_USAGE), host,
                                     &zn_cell_usage_schema, &usage, NULL, &fault),
                      0);
@@ -376,6 +378,55 @@ test_anti_affinity_through_the_store(void **state)
     assert_int_equal(s_select(client, members[3], 1, 512, "g1", NULL, NULL, &fault),
                      ZN_ENOVALIDHOST);
     assert_non_null(strstr(fault.message, "ServerGroupAntiAffinityFilter eliminated 3 of 3"));
+    /* A group that does not exist is the caller's mistake. */
+    assert_int_equal(s_select(client, "vm-aa-9", 1, 512, "nope", NULL, NULL, &fault), -ENOENT);
+    zn_client_destroy(&client);
+    s_sched_stop(&sched);
+}
+
+/* The vCPUs host_usage/HOST says are used. */
+static int64_t
+s_used_vcpus(s_env_t *env, const char *host)
+{
+    zn_fault_t fault;
+    zn_store_read_t *txn = NULL;
+    assert_int_equal(zn_sclient_read_begin(env->sc, &txn, &fault), 0);
+    zn_cell_usage_t usage = {0};
+    int rc = zn_sclient_get(txn, zn_sclient_table(env->sc, ZN_TABLE_HOST_USAGE), host,
+                            &zn_cell_usage_schema, &usage, NULL, &fault);
+    int64_t used = rc == 0 ? usage.vcpus_used : 0;
+    zn_schema_release(&zn_cell_usage_schema, &usage);
+    zn_store_read_end(&txn);
+    return used;
+}
+
+/* A claim that cannot be sent fails the call and gives the reservation back; a claim whose
+ * answer is lost (it committed, we heard a timeout) is found again and counted once. */
+static void
+test_claim_failures_leave_nothing_behind(void **state)
+{
+    s_env_t *env = *state;
+    s_add_hosts(env, "cf", 1, 4, 8192, 100);
+    s_sched_t *sched = s_sched_start(env->fix, NULL);
+    zn_client_t *client = s_client(sched);
+    zn_fault_t fault;
+    zn_failpoint_set("scheduler.claim_send", ZN_EUNAVAIL, 1);
+    assert_int_equal(s_select(client, "vm-cf-1", 4, 512, NULL, NULL, NULL, &fault), ZN_EUNAVAIL);
+    assert_int_equal(zn_failpoint_fired("scheduler.claim_send"), 1);
+    assert_int_equal(s_used_vcpus(env, "cf0"), 0);
+    /* The lost answer: the retry finds the claim, nothing is claimed twice. */
+    zn_failpoint_set("scheduler.claim_result", -ETIMEDOUT, 1);
+    char host[256];
+    assert_int_equal(s_select(client, "vm-cf-2", 2, 512, NULL, host, NULL, &fault), 0);
+    assert_int_equal(zn_failpoint_fired("scheduler.claim_result"), 1);
+    assert_string_equal(host, "cf0");
+    assert_int_equal(s_used_vcpus(env, "cf0"), 2);
+    /* The in-memory view agrees: exactly the 2 vCPUs left fit, 3 do not. */
+    assert_int_equal(s_select(client, "vm-cf-3", 3, 512, NULL, NULL, NULL, &fault),
+                     ZN_ENOVALIDHOST);
+    assert_int_equal(s_select(client, "vm-cf-4", 2, 512, NULL, NULL, NULL, &fault), 0);
+    assert_int_equal(s_used_vcpus(env, "cf0"), 4);
+    zn_failpoint_clear_all();
     zn_client_destroy(&client);
     s_sched_stop(&sched);
 }
@@ -562,7 +613,7 @@ s_check_store(s_env_t *env, const s_tally_t *tally)
         (void)snprintf(name, sizeof(name), "pt%d", h);
         assert_true(claimed[h] <= S_VCPUS);                   /* never overcommitted */
         assert_int_equal(claimed[h], tally->placed_vcpus[h]); /* every answer is a claim */
-        zn_cell_usage_t usage;
+        zn_cell_usage_t usage = {0};
         int rc = zn_sclient_get(txn, zn_sclient_table(env->sc, ZN_TABLE_HOST_USAGE), name,
                                 &zn_cell_usage_schema, &usage, NULL, &fault);
         assert_int_equal(rc == 0 ? usage.vcpus_used : 0, claimed[h]);
@@ -624,6 +675,8 @@ main(void)
         cmocka_unit_test_setup_teardown(test_scheduler_example, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_valid_host_words, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_anti_affinity_through_the_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_claim_failures_leave_nothing_behind, s_setup,
+                                        s_teardown),
         cmocka_unit_test_setup_teardown(test_liveness_and_shares_from_the_registry, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_requests_never_overcommit, s_setup,
