@@ -47,7 +47,7 @@ s_set(api_fixture_t *fix, const char *assignment)
 {
     zn_fault_t fault;
     if (zn_cfg_apply_assignment(&fix->cfg, zn_api_options, assignment, &fault) != 0) {
-        fprintf(stderr, "api_fixture: %s\n", fault.message);
+        (void)fprintf(stderr, "api_fixture: %s\n", fault.message);
         abort();
     }
 }
@@ -78,7 +78,7 @@ s_identity_create(api_fixture_t *fix, const char *path, const char *body, const 
     json_t *doc = s_body_json(raw);
     const char *id = json_string_value(json_object_get(json_object_get(doc, key), "id"));
     if (status != 201 || id == NULL) {
-        fprintf(stderr, "api_fixture: POST %s: %d %s\n", path, status, raw);
+        (void)fprintf(stderr, "api_fixture: POST %s: %d %s\n", path, status, raw);
         abort();
     }
     (void)snprintf(out, cap, "%s", id);

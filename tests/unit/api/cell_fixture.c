@@ -56,7 +56,7 @@ s_apply(void *cfg, const zn_cfg_opt_t *options, const char *key, const char *val
     char *line = zn_asprintf("%s=%s", key, value);
     zn_fault_t fault;
     if (zn_cfg_apply_assignment(cfg, options, line, &fault) != 0) {
-        fprintf(stderr, "cell_fixture: %s: %s\n", line, fault.message);
+        (void)fprintf(stderr, "cell_fixture: %s: %s\n", line, fault.message);
         abort();
     }
     zn_str_free(&line);
@@ -186,7 +186,7 @@ cell_fixture_start(int hosts, int vcpus, int ram_mb)
             break;
         }
         if (zclock_mono() > deadline) {
-            fprintf(stderr, "cell_fixture: the hosts did not report\n");
+            (void)fprintf(stderr, "cell_fixture: the hosts did not report\n");
             abort();
         }
         zclock_sleep(50);
@@ -207,7 +207,7 @@ cell_fixture_stop(cell_fixture_t **cell_p)
         zn_cfg_release(&c->cfg, zn_compute_options);
         char *cmd = zn_asprintf("rm -rf '%s'", c->dir);
         if (system(cmd) != 0) {
-            fprintf(stderr, "cell_fixture: cannot remove %s\n", c->dir);
+            (void)fprintf(stderr, "cell_fixture: cannot remove %s\n", c->dir);
         }
         zn_str_free(&cmd);
         zn_free(c->dir);
