@@ -13,7 +13,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void
-s_check(const zn_api_server_req_t *req)
+s_check_scalars(const zn_api_server_req_t *req)
 {
     ZN_ASSERT(req->name != NULL && req->name[0] != '\0' && strlen(req->name) <= ZN_API_NAME_MAX);
     ZN_ASSERT(req->flavor_ref != NULL);
@@ -23,6 +23,11 @@ s_check(const zn_api_server_req_t *req)
     ZN_ASSERT(req->metadata_count <= ZN_API_METADATA_MAX);
     ZN_ASSERT(req->nic_count <= ZN_API_NICS_MAX && req->bdm_count <= ZN_API_BDMS_MAX);
     ZN_ASSERT(!(req->nics_auto && req->nics_none));
+}
+
+static void
+s_check_lists(const zn_api_server_req_t *req)
+{
     for (size_t i = 0; i < req->nic_count; i++) {
         ZN_ASSERT(req->nics[i].network_id != NULL || req->nics[i].port_id != NULL);
     }
@@ -45,7 +50,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     zn_api_server_req_t req;
     int rc = zn_api_server_parse(root, &req, &fault);
     if (rc == 0) {
-        s_check(&req);
+        s_check_scalars(&req);
+        s_check_lists(&req);
         zn_api_server_req_release(&req);
     } else {
         ZN_ASSERT(rc == -EINVAL && fault.message[0] != '\0');
