@@ -20,14 +20,14 @@ s_check_scalars(const zn_api_server_req_t *req)
     ZN_ASSERT(req->image_ref != NULL || req->bdm_count > 0);
     ZN_ASSERT(req->min_count >= 1 && req->min_count <= req->max_count &&
               req->max_count <= ZN_API_COUNT_MAX);
-    ZN_ASSERT(req->metadata_count <= ZN_API_METADATA_MAX);
-    ZN_ASSERT(req->nic_count <= ZN_API_NICS_MAX && req->bdm_count <= ZN_API_BDMS_MAX);
-    ZN_ASSERT(!(req->nics_auto && req->nics_none));
 }
 
 static void
 s_check_lists(const zn_api_server_req_t *req)
 {
+    ZN_ASSERT(req->metadata_count <= ZN_API_METADATA_MAX);
+    ZN_ASSERT(req->nic_count <= ZN_API_NICS_MAX && req->bdm_count <= ZN_API_BDMS_MAX);
+    ZN_ASSERT(!(req->nics_auto && req->nics_none));
     for (size_t i = 0; i < req->nic_count; i++) {
         ZN_ASSERT(req->nics[i].network_id != NULL || req->nics[i].port_id != NULL);
     }
