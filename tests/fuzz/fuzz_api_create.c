@@ -3,6 +3,7 @@
  * it, then Nova's 2.1 schema checks and the conversion into a zn_api_server_req_t, whose
  * invariants are asserted on every accepted body. */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -28,15 +29,17 @@ s_check_lists(const zn_api_server_req_t *req)
     ZN_ASSERT(req->metadata_count <= ZN_API_METADATA_MAX);
     ZN_ASSERT(req->nic_count <= ZN_API_NICS_MAX && req->bdm_count <= ZN_API_BDMS_MAX);
     ZN_ASSERT(!(req->nics_auto && req->nics_none));
+    bool ok = true;
     for (size_t i = 0; i < req->nic_count; i++) {
-        ZN_ASSERT(req->nics[i].network_id != NULL || req->nics[i].port_id != NULL);
+        ok = ok && (req->nics[i].network_id != NULL || req->nics[i].port_id != NULL);
     }
     for (size_t i = 0; i < req->metadata_count; i++) {
-        ZN_ASSERT(strchr(req->metadata[i], '=') != NULL);
+        ok = ok && strchr(req->metadata[i], '=') != NULL;
     }
     for (size_t i = 0; i < req->bdm_count; i++) {
-        ZN_ASSERT(req->bdms[i].volume_id != NULL);
+        ok = ok && req->bdms[i].volume_id != NULL;
     }
+    ZN_ASSERT(ok);
 }
 
 int
