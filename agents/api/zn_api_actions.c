@@ -107,9 +107,12 @@ s_mutate_revert(void *arg, zn_store_read_t *txn, zn_cell_instance_t *inst, zn_ba
 {
     (void)fault;
     s_job_t *job = arg;
+    zn_vm_state_t vm;
     zn_task_state_t task;
     zn_task_state_t to = job->hard ? ZN_TASK_REBOOTING_HARD : job->def->task;
-    if (zn_task_state_parse(inst->task_state, &task) < 0 || task != to) {
+    if (zn_vm_state_parse(inst->vm_state, &vm) < 0 ||
+        zn_task_state_parse(inst->task_state, &task) < 0 || task != to ||
+        zn_cellrec_transition(vm, task, vm, ZN_TASK_NONE, NULL) < 0) {
         return ZN_EDONE; /* the compute agent answered after all */
     }
     zn__api_set_str(&inst->task_state, NULL);

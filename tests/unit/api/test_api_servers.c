@@ -10,8 +10,12 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <czmq.h>
 
 #include "api_fixture.h"
+#include "zn_cellrec.h"
+#include "zn_sclient.h"
+#include "zn_tables.h"
 
 #define S_IMG "155d900f-4e14-4e4c-a73d-069cbf4541e6"
 
@@ -313,14 +317,98 @@ test_api_servers_quota_race(void **state)
     json_decref(doc);
 }
 
+/* Write an ACTIVE instance ID of alice's project on host "ghost", whose compute agent's cast
+ * endpoint nobody listens on. */
+static void
+s_seed_ghost(const char *id)
+{
+    zn_sclient_t *sc = NULL;
+    zn_fault_t fault;
+    zn_sclient_opts_t opts = {.data_dir = api_fixture_store_dir(s_fix),
+                              .conductor_call = api_fixture_conductor_call(s_fix)};
+    assert_int_equal(zn_sclient_open(&sc, &opts, &fault), 0);
+    char project[80];
+    (void)snprintf(project, sizeof(project), "%s", api_fixture_project(s_fix, API_ALICE));
+    char name[] = "ghostly";
+    char active[] = "active";
+    char ghost[] = "ghost";
+    char flavor_id[] = "1";
+    char endpoint[] = "tcp://127.0.0.1:9";
+    char id_copy[40];
+    (void)snprintf(id_copy, sizeof(id_copy), "%s", id);
+    zn_cell_instance_t inst = {.id = id_copy,
+                               .name = name,
+                               .project_id = project,
+                               .host = ghost,
+                               .node = ghost,
+                               .vm_state = active,
+                               .power_state = 1,
+                               .flavor = {.id = flavor_id, .vcpus = 1, .ram_mb = 512}};
+    zn_cell_host_t host = {.host = ghost,
+                           .vcpus = 4,
+                           .ram_mb = 4096,
+                           .cast_endpoint = endpoint,
+                           .call_endpoint = endpoint};
+    zn_batch_t *batch = zn_batch_new();
+    assert_int_equal(zn_sclient_put(batch, ZN_TABLE_INSTANCES, id, &zn_cell_instance_schema, &inst,
+                                    ZN_BATCH_GEN_ANY),
+                     0);
+    assert_int_equal(
+        zn_sclient_put(batch, ZN_TABLE_HOSTS, ghost, &zn_cell_host_schema, &host, ZN_BATCH_GEN_ANY),
+        0);
+    assert_int_equal(zn_sclient_write_sync(sc, NULL, batch, 5000, &fault), 0);
+    zn_batch_destroy(&batch);
+    zn_sclient_destroy(&sc);
+}
+
+/* A host whose compute agent is gone: a stop is recorded, its cast finds no taker, and the
+ * task ends at once with an Error event; a delete falls back to the conductor. */
+static void
+test_api_servers_dead_host(void **state)
+{
+    (void)state;
+    const char *id = "5d0c0c1e-2b7a-4f43-9c1e-6f1a7f0a0d01";
+    s_seed_ghost(id);
+    char path[120];
+    (void)snprintf(path, sizeof(path), "/servers/%s/action", id);
+    json_t *doc = NULL;
+    assert_int_equal(s_http("POST", path, API_ALICE, "{\"os-stop\":null}", &doc), 202);
+    json_decref(doc);
+    (void)snprintf(path, sizeof(path), "/servers/%s", id);
+    /* The revert is a second write after the 202: poll for it. */
+    bool idle = false;
+    for (int i = 0; i < 250 && !idle; i++) {
+        assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
+        json_t *server = json_object_get(doc, "server");
+        idle = json_is_null(json_object_get(server, "OS-EXT-STS:task_state"));
+        bool active = strcmp(json_string_value(json_object_get(server, "status")), "ACTIVE") == 0;
+        json_decref(doc);
+        assert_true(active);
+        if (!idle) {
+            zclock_sleep(20);
+        }
+    }
+    assert_true(idle);
+    (void)snprintf(path, sizeof(path), "/servers/%s/os-instance-actions", id);
+    assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
+    json_t *stop = json_array_get(json_object_get(doc, "instanceActions"), 0);
+    assert_string_equal(json_string_value(json_object_get(stop, "action")), "stop");
+    assert_non_null(strstr(json_string_value(json_object_get(stop, "message")), "ghost"));
+    json_decref(doc);
+    (void)snprintf(path, sizeof(path), "/servers/%s", id);
+    assert_int_equal(s_http("DELETE", path, API_ALICE, NULL, NULL), 204);
+    assert_true(api_fixture_wait_server(s_fix, path, API_ALICE, 404, NULL, NULL, 5000));
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_api_servers_example), cmocka_unit_test(test_api_servers_shape),
-        cmocka_unit_test(test_api_servers_refused), cmocka_unit_test(test_api_servers_isolation),
-        cmocka_unit_test(test_api_servers_list),    cmocka_unit_test(test_api_servers_update),
-        cmocka_unit_test(test_api_servers_delete),  cmocka_unit_test(test_api_servers_quota_race),
+        cmocka_unit_test(test_api_servers_example),   cmocka_unit_test(test_api_servers_shape),
+        cmocka_unit_test(test_api_servers_refused),   cmocka_unit_test(test_api_servers_isolation),
+        cmocka_unit_test(test_api_servers_list),      cmocka_unit_test(test_api_servers_update),
+        cmocka_unit_test(test_api_servers_delete),    cmocka_unit_test(test_api_servers_quota_race),
+        cmocka_unit_test(test_api_servers_dead_host),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
