@@ -7,7 +7,7 @@ PKGS=(
     build-essential cmake pkg-config clang clang-format clang-tidy cppcheck libclang-rt-14-dev
     libzmq3-dev libczmq-dev libmsgpack-dev libsodium-dev libinih-dev libcmocka-dev
     liblmdb-dev libraft-dev libuv1-dev libvirt-dev libmicrohttpd-dev libjansson-dev
-    curl python3 python3-openstackclient
+    curl python3 python3-openstackclient ansible-core
 )
 
 missing=()
