@@ -49,7 +49,9 @@ s_bodies(const json_t *root)
         ZN_ASSERT(name != NULL || description != NULL);
     }
     zn_voljson_action_t action;
-    (void)zn_voljson_action(root, &action, &fault);
+    if (zn_voljson_action(root, &action, &fault) == 0) {
+        ZN_ASSERT(action.kind == ZN_VOLJSON_EXTEND);
+    }
 }
 
 int
