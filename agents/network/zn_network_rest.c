@@ -376,6 +376,79 @@ s_list_index(zn_rest_req_t *req, zn_netdb_kind_t kind, const char **value)
 }
 
 static int
+s_by_id(const void *a, const void *b)
+{
+    const json_t *x = *(json_t *const *)a;
+    const json_t *y = *(json_t *const *)b;
+    return strcmp(json_string_value(json_object_get(x, "id")),
+                  json_string_value(json_object_get(y, "id")));
+}
+
+/* The next page's link: this request's filters with the new marker. */
+static json_t *
+s_next_link(zn_rest_req_t *req, zn_netdb_kind_t kind, long long limit, const char *marker)
+{
+    char *href = zn_asprintf("%s/v2.0/%s?limit=%lld&marker=%s", zn_rest_base_url(req),
+                             s_plural[kind], limit, marker);
+    for (size_t i = 0; s_filters[kind][i] != NULL; i++) {
+        const char *value = zn_rest_query(req, s_filters[kind][i]);
+        if (value != NULL && strpbrk(value, "&#?% ") == NULL) {
+            char *longer = zn_asprintf("%s&%s=%s", href, s_filters[kind][i], value);
+            zn_str_free(&href);
+            href = longer;
+        }
+    }
+    json_t *links = json_pack("[{s:s,s:s}]", "rel", "next", "href", href);
+    zn_str_free(&href);
+    return links;
+}
+
+/* Neutron's pagination: with `limit`, items sorted by id, those after `marker`, at most LIMIT,
+ * and a `<collection>_links` next link when more may follow. */
+static int
+s_paginate(zn_rest_req_t *req, zn_netdb_kind_t kind, json_t **items_p, json_t *body,
+           zn_fault_t *fault)
+{
+    const char *limit_text = zn_rest_query(req, "limit");
+    if (limit_text == NULL) {
+        return 0;
+    }
+    char *end = NULL;
+    long long limit = strtoll(limit_text, &end, 10);
+    if (end == limit_text || *end != '\0' || limit < 0 || limit > 100000) {
+        return zn_fault_set(fault, -EINVAL, "Invalid input for limit: '%s'", limit_text);
+    }
+    json_t *items = *items_p;
+    size_t count = json_array_size(items);
+    json_t **sorted = zn_calloc(count + 1, sizeof(json_t *));
+    for (size_t i = 0; i < count; i++) {
+        sorted[i] = json_array_get(items, i);
+    }
+    qsort(sorted, count, sizeof(json_t *), s_by_id);
+    const char *marker = zn_rest_query(req, "marker");
+    size_t start = 0;
+    while (marker != NULL && start < count &&
+           strcmp(json_string_value(json_object_get(sorted[start], "id")), marker) <= 0) {
+        start++;
+    }
+    size_t take = limit == 0 ? count - start : (size_t)limit;
+    json_t *page = json_array();
+    for (size_t i = start; i < count && i < start + take; i++) {
+        json_array_append(page, sorted[i]);
+    }
+    if (start + take < count && take > 0) {
+        char *links_key = zn_asprintf("%s_links", s_plural[kind]);
+        const char *last = json_string_value(json_object_get(sorted[start + take - 1], "id"));
+        json_object_set_new(body, links_key, s_next_link(req, kind, limit, last));
+        zn_str_free(&links_key);
+    }
+    zn_free(sorted);
+    json_decref(items);
+    *items_p = page;
+    return 0;
+}
+
+static int
 s_list(zn_network_t *self, zn_rest_req_t *req, zn_netdb_kind_t kind, zn_fault_t *fault)
 {
     s_lister_t lister = {self, req, kind, json_array()};
@@ -387,6 +460,12 @@ s_list(zn_network_t *self, zn_rest_req_t *req, zn_netdb_kind_t kind, zn_fault_t 
         return rc;
     }
     json_t *body = json_object();
+    rc = s_paginate(req, kind, &lister.items, body, fault);
+    if (rc < 0) {
+        json_decref(lister.items);
+        json_decref(body);
+        return rc;
+    }
     json_object_set_new(body, s_plural[kind], lister.items);
     zn_rest_reply(req, 200, body);
     return 0;

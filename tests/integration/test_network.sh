@@ -166,6 +166,15 @@ expect "list ?id= with fields" 200 "" GET "/v2.0/networks?id=$anet&fields=id&fie
 check "id filter" python3 -c "import json; n=json.load(open('$work/body'))['networks']; assert len(n)==1, n"
 expect "admin sees all" 200 "" GET /v2.0/networks "$admin"
 check "admin sees three" python3 -c "import json; assert len(json.load(open('$work/body'))['networks'])==3"
+expect "page 1 (?limit=2)" 200 "" GET "/v2.0/networks?limit=2" "$admin"
+check "two networks and a next link" python3 -c "
+import json; d=json.load(open('$work/body')); n=d['networks']; l=d['networks_links']
+assert len(n)==2 and n[0]['id']<n[1]['id'] and l[0]['rel']=='next' and 'marker='+n[1]['id'] in l[0]['href'], d"
+marker=$(field "d['networks'][1]['id']")
+expect "page 2 (?marker=)" 200 "" GET "/v2.0/networks?limit=2&marker=$marker" "$admin"
+check "the third network and no next link" python3 -c "
+import json; d=json.load(open('$work/body')); assert len(d['networks'])==1 and 'networks_links' not in d and d['networks'][0]['id']>'$marker', d"
+expect "a bad limit is 400" 400 "" GET "/v2.0/networks?limit=x" "$admin"
 expect "alice shows hers" 200 "" GET "/v2.0/networks/$anet" "$alice"
 expect "alice shows the shared one" 200 "" GET "/v2.0/networks/$pub" "$alice"
 expect "bob's network is 404 to alice" 404 NetworkNotFound GET "/v2.0/networks/$bnet" "$alice"
