@@ -29,5 +29,5 @@ main(int argc, char **argv)
     }
     zn_scheduler_destroy(&scheduler);
     zn_cfg_release(&cfg, zn_scheduler_options);
-    return rc < 0 ? EXIT_FAILURE : EXIT_SUCCESS;
+    return rc < 0 ? zn_exit_code(rc) : EXIT_SUCCESS; /* a bad policy value is 78 too */
 }
