@@ -35,6 +35,7 @@ struct zn_netdb {
     zhashx_t *trackers; /* subnet id -> s_tracker_t */
     s_port_op_t *ops;   /* port creations in flight (a list through next/prev) */
     size_t op_count;
+    bool closing; /* zn_netdb_shutdown: no more writes */
 };
 
 static const char *const s_tables[] = {ZN_TABLE_NETWORKS, ZN_TABLE_SUBNETS, ZN_TABLE_PORTS};
@@ -74,6 +75,15 @@ zn_netdb_destroy(zn_netdb_t **self_p)
     zhashx_destroy(&self->trackers);
     zn_free(self);
     *self_p = NULL;
+}
+
+static void s_wake_parked(zn_netdb_t *self);
+
+void
+zn_netdb_shutdown(zn_netdb_t *self)
+{
+    self->closing = true;
+    s_wake_parked(self); /* each attempt now fails with ZN_EUNAVAIL and ends */
 }
 
 size_t
@@ -293,6 +303,9 @@ static int
 s_write(zn_netdb_t *self, const zn_ctx_t *ctx, const zn_batch_t *batch, zn_netdb_done_fn *done,
         void *arg)
 {
+    if (self->closing) {
+        return ZN_EUNAVAIL;
+    }
     s_write_t *write = zn_calloc(1, sizeof(*write));
     write->done = done;
     write->arg = arg;
@@ -881,6 +894,9 @@ static void s_on_port_written(void *arg, const zn_fault_t *fault);
 static int
 s_attempt(s_port_op_t *op, zn_fault_t *fault)
 {
+    if (op->self->closing) {
+        return zn_fault_set(fault, ZN_EUNAVAIL, "zinc-network is stopping");
+    }
     zn_net_subnet_t *subnets = NULL;
     size_t count = 0;
     int rc = zn_netdb_subnets(op->self, op->port->network_id, &subnets, &count, fault);
@@ -1155,7 +1171,9 @@ zn_netdb_port_delete(zn_netdb_t *self, const zn_ctx_t *ctx, const char *id, zn_n
     if (rc == 0) {
         rc = s_port_delete_batch(&del->port, gen, batch);
     }
-    if (rc == 0) {
+    if (rc == 0 && self->closing) {
+        rc = zn_fault_set(fault, ZN_EUNAVAIL, "zinc-network is stopping");
+    } else if (rc == 0) {
         rc = zn_sclient_write(self->sclient, ctx, batch, self->write_timeout_ms, s_on_port_deleted,
                               del);
         rc = rc < 0 ? zn_fault_set(fault, rc, "store write not sent: %s", zn_strerror(rc)) : 0;

@@ -36,6 +36,11 @@ zn_netdb_t *zn_netdb_new(zn_sclient_t *sclient, int64_t write_timeout_ms);
  * destroy the sclient first (its pending calls are cancelled and answered) and this second. */
 void zn_netdb_destroy(zn_netdb_t **self_p);
 
+/* Stop taking work, before the sclient is destroyed: creations waiting for a full subnet end
+ * with ZN_EUNAVAIL now, and every later write (retries included) fails with ZN_EUNAVAIL
+ * instead of reaching a store client that is going away. */
+void zn_netdb_shutdown(zn_netdb_t *self);
+
 /* Port creations waiting for the store. */
 size_t zn_netdb_pending(const zn_netdb_t *self);
 

@@ -199,7 +199,11 @@ zn_network_destroy(zn_network_t **self_p)
         return;
     }
     /* Cancelling the clients runs their pending callbacks, which answer REST requests and
-     * deferred calls: the REST front and the server must outlive them. */
+     * deferred calls: the REST front and the server must outlive them, and the store must
+     * take no new writes meanwhile. */
+    if (self->db != NULL) {
+        zn_netdb_shutdown(self->db);
+    }
     zn_idclient_destroy(&self->idclient);
     zn_sclient_destroy(&self->sclient);
     zn_rest_destroy(&self->rest);
