@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # timeout: 300
-# zinc-volume as a real process beside a real zinc-conductor and zinc-identity on loopback,
-# driven by Debian's openstack CLI (cinderclient for volume create/list/show/set/delete, whose
-# endpoint comes from the catalog's volumev3 entry with $(project_id)s filled in) and by curl
-# for discovery, the SDK's /volume/v3/ document and Cinder-style error bodies.
+# zinc-volume as a real process beside real zinc-conductor, zinc-identity and zinc-image on
+# loopback, driven by Debian's openstack CLI (cinderclient for volume create/list/show/set/
+# delete and create --image, whose endpoint comes from the catalog's volumev3 entry with
+# $(project_id)s filled in) and by curl for discovery, the SDK's /volume/v3/ document and
+# Cinder-style error bodies.
 source "$(dirname "$0")/lib.sh"
 
 id_port=$(free_port)
@@ -15,6 +16,7 @@ c_call="tcp://127.0.0.1:$(free_port)"
 c_cast="tcp://127.0.0.1:$(free_port)"
 id_call="tcp://127.0.0.1:$(free_port)"
 img_port=$(free_port)
+img_call="tcp://127.0.0.1:$(free_port)"
 
 cat >"$work/identity.conf" <<CONF
 [agent]
@@ -46,6 +48,7 @@ call_endpoint = tcp://127.0.0.1:$(free_port)
 conductor_call = $c_call
 conductor_cast = $c_cast
 identity_call = $id_call
+image_call = $img_call
 heartbeat_interval_ms = 200
 [volume]
 http_endpoint = 127.0.0.1:$vol_port
@@ -64,28 +67,32 @@ start conductor "$bin/zinc-conductor" --set "rpc.call_endpoint=$c_call" \
 check "identity bootstrap" "$bin/zinc-identity" bootstrap --config "$work/identity.conf" \
     --set bootstrap.password=secret
 start identity "$bin/zinc-identity" --config "$work/identity.conf"
-# `openstack volume create` builds its image client (version discovery at the catalog's image
-# URL) even without --image; until zinc-image joins this test, a one-page stand-in answers
-# that discovery request and nothing else.
-cat >"$work/image_stub.py" <<PY
-import http.server, json
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps({"versions": [{"id": "v2.16", "status": "CURRENT", "links":
-            [{"rel": "self", "href": "http://127.0.0.1:$img_port/image/v2/"}]}]}).encode()
-        self.send_response(300 if self.path.rstrip("/") == "/image" else 404)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", $img_port), H).serve_forever()
-PY
-start image_stub python3 "$work/image_stub.py"
+# `openstack volume create` builds its image client (discovery at the catalog's image URL)
+# even without --image, and --image makes a volume from an image: the real zinc-image.
+cat >"$work/image.conf" <<CONF
+[agent]
+admin_endpoint = tcp://127.0.0.1:$(free_port)
+[rpc]
+call_endpoint = $img_call
+[peers]
+conductor_call = $c_call
+conductor_cast = $c_cast
+heartbeat_interval_ms = 200
+[image]
+http_endpoint = 127.0.0.1:$img_port
+store_dir = $work/images
+[store]
+replica_dir = $work/conductor/store
+[identity]
+call_endpoint = $id_call
+CONF
+start image "$bin/zinc-image" --config "$work/image.conf"
 start volume "$bin/zinc-volume" --config "$work/volume.conf"
-up() { curl -sf "$id_url/identity/v3" >/dev/null && curl -sf "$vol_url/volume/v3/" >/dev/null; }
-check "identity and volume answer" wait_for 20 up
+up() {
+    curl -sf "$id_url/identity/v3" >/dev/null && curl -sf "$vol_url/volume/v3/" >/dev/null &&
+        curl -s -o /dev/null "http://127.0.0.1:$img_port/image"
+}
+check "identity, image and volume answer" wait_for 20 up
 printf '[ctl]\nconductor = %s\ntimeout_ms = 2000\n' "$c_call" >"$work/zincctl.conf"
 listed() { ZINCCTL_CONFIG="$work/zincctl.conf" "$bin/zincctl" services | grep -q '^volume .* up'; }
 check "zincctl services lists volume (heartbeats)" wait_for 10 listed
@@ -137,6 +144,21 @@ check "volume delete" os volume delete renamed vol2
 gone() { [ "$(os volume list -f value -c ID | wc -l)" = 0 ]; }
 check "volume list is empty after delete" wait_for 10 gone
 check "the backing file is gone" [ ! -e "$work/volumes/$vol_id" ]
+
+# --- a volume from an image -------------------------------------------------------------------
+printf 'zinc boot sector' >"$work/disk.raw"
+head -c 300000 /dev/urandom >>"$work/disk.raw"
+os image create --file "$work/disk.raw" --disk-format raw --container-format bare tiny >/dev/null || true
+os volume create --size 1 --image tiny fromimage -f json >"$work/fromimage.json" || true
+check "volume create --image" python3 -c "
+import json; d=json.load(open('$work/fromimage.json')); assert d['name']=='fromimage', d"
+img_vol=$(python3 -c "import json; print(json.load(open('$work/fromimage.json')).get('id',''))" 2>/dev/null || true)
+from_image_ready() { os volume show fromimage -f value -c status | grep -qx available; }
+check "the volume from the image becomes available" wait_for 20 from_image_ready
+check "it is bootable" bash -c "openstack volume show fromimage -f value -c bootable 2>/dev/null | grep -qx true"
+check "its file starts with the image's bytes" cmp -n "$(stat -c %s "$work/disk.raw")" \
+    "$work/disk.raw" "$work/volumes/$img_vol"
+check "volume delete fromimage" os volume delete fromimage
 
 # --- errors, Cinder-style ---------------------------------------------------------------------
 token=$(os token issue -f value -c id)

@@ -14,12 +14,14 @@
 
 #include "cond_fixture.h"
 #include "id_fixture.h"
+#include "img_fixture.h"
 #include "zn_mem.h"
 #include "zn_volume.h"
 
 struct vol_fixture {
     cond_fixture_t *cond;
     id_fixture_t *id;
+    img_fixture_t *img;
     char *dir;
     zn_volume_cfg_t cfg;
     zactor_t *actor;
@@ -73,6 +75,11 @@ s_configure(vol_fixture_t *fix, const char *const *settings)
         s_set(fix, sets[i]);
         zn_str_free(&sets[i]);
     }
+    if (fix->img != NULL) {
+        char *image = zn_asprintf("peers.image_call=%s", img_fixture_call(fix->img));
+        s_set(fix, image);
+        zn_str_free(&image);
+    }
     for (size_t i = 0; settings != NULL && settings[i] != NULL; i++) {
         s_set(fix, settings[i]);
     }
@@ -106,8 +113,8 @@ s_login(vol_fixture_t *fix, const char *user, const char *password, const char *
     json_decref(json);
 }
 
-vol_fixture_t *
-vol_fixture_start(const char *const *settings)
+static vol_fixture_t *
+s_start(const char *const *settings, bool image)
 {
     vol_fixture_t *fix = zn_calloc(1, sizeof(*fix));
     fix->dir = zn_strdup("/tmp/zn-volume.XXXXXX");
@@ -116,6 +123,12 @@ vol_fixture_start(const char *const *settings)
     }
     fix->cond = cond_fixture_start(NULL);
     fix->id = id_fixture_start("test");
+    if (image) {
+        const char *const image_settings[] = {"agent.log_level=warn", NULL};
+        fix->img =
+            img_fixture_start(cond_fixture_call(fix->cond), cond_fixture_store_dir(fix->cond),
+                              id_fixture_call_endpoint(fix->id), image_settings);
+    }
     s_configure(fix, settings);
     fix->actor = zactor_new(s_actor, fix);
     int port = 0;
@@ -128,6 +141,24 @@ vol_fixture_start(const char *const *settings)
     return fix;
 }
 
+vol_fixture_t *
+vol_fixture_start(const char *const *settings)
+{
+    return s_start(settings, false);
+}
+
+vol_fixture_t *
+vol_fixture_start_image(const char *const *settings)
+{
+    return s_start(settings, true);
+}
+
+uint16_t
+vol_fixture_image_port(const vol_fixture_t *fix)
+{
+    return fix->img != NULL ? img_fixture_http_port(fix->img) : 0;
+}
+
 void
 vol_fixture_stop(vol_fixture_t **fix_p)
 {
@@ -138,6 +169,7 @@ vol_fixture_stop(vol_fixture_t **fix_p)
     zactor_destroy(&fix->actor);
     zstr_free(&fix->call);
     zn_cfg_release(&fix->cfg, zn_volume_options);
+    img_fixture_stop(&fix->img);
     id_fixture_stop(&fix->id);
     cond_fixture_stop(&fix->cond);
     char *cmd = zn_asprintf("rm -rf '%s'", fix->dir);
@@ -238,6 +270,12 @@ vol_fixture_user(vol_fixture_t *fix, const char *project, const char *user, char
 
 /* ---- a blocking HTTP/1.1 client ---------------------------------------------------------- */
 
+void
+vol_fixture_volume_path(const vol_fixture_t *fix, const char *id, char *out, size_t cap)
+{
+    (void)snprintf(out, cap, "%s/volumes/%s", fix->dir, id);
+}
+
 static int
 s_connect(uint16_t port)
 {
@@ -251,11 +289,12 @@ s_connect(uint16_t port)
 }
 
 static char *
-s_exchange(uint16_t port, const char *request)
+s_exchange_raw(uint16_t port, const char *head, const void *data, size_t data_len)
 {
     int fd = s_connect(port);
-    size_t len = strlen(request);
-    if (write(fd, request, len) != (ssize_t)len) {
+    size_t len = strlen(head);
+    if (write(fd, head, len) != (ssize_t)len ||
+        (data_len > 0 && write(fd, data, data_len) != (ssize_t)data_len)) {
         abort();
     }
     size_t cap = 65536;
@@ -275,6 +314,21 @@ s_exchange(uint16_t port, const char *request)
     response[used] = '\0';
     close(fd);
     return response;
+}
+
+int
+vol_fixture_upload(uint16_t port, const char *path, const char *token, const void *data, size_t len)
+{
+    char *head = zn_asprintf("PUT %s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nX-Auth-Token: %s\r\n"
+                             "Content-Type: application/octet-stream\r\nContent-Length: %zu\r\n"
+                             "Connection: close\r\n\r\n",
+                             path, port, token, len);
+    char *response = s_exchange_raw(port, head, data, len);
+    int status = 0;
+    (void)sscanf(response, "HTTP/1.1 %d", &status);
+    zn_free(head);
+    zn_free(response);
+    return status;
 }
 
 static void
@@ -303,7 +357,7 @@ vol_fixture_http(uint16_t port, const char *method, const char *path, const char
                                 "close\r\n\r\n%s",
                                 method, path, port, auth, body != NULL ? strlen(body) : 0,
                                 body != NULL ? body : "");
-    char *response = s_exchange(port, request);
+    char *response = s_exchange_raw(port, request, NULL, 0);
     zn_free(auth);
     zn_free(request);
     int status = 0;

@@ -17,7 +17,14 @@ typedef struct vol_fixture vol_fixture_t;
  * fixture's own. Aborts on failure. */
 vol_fixture_t *vol_fixture_start(const char *const *settings);
 
+/* The same with a real zinc-image beside them (img_fixture), the volume agent's [peers]
+ * image_call pointing at it. */
+vol_fixture_t *vol_fixture_start_image(const char *const *settings);
+
 void vol_fixture_stop(vol_fixture_t **fix_p);
+
+/* The image agent's REST port (0 without one). */
+uint16_t vol_fixture_image_port(const vol_fixture_t *fix);
 
 /* The volume agent's REST port and call endpoint; identity's REST port. */
 uint16_t vol_fixture_port(const vol_fixture_t *fix);
@@ -38,5 +45,12 @@ void vol_fixture_user(vol_fixture_t *fix, const char *project, const char *user,
  * the X-Subject-Token header lands there (cap bytes). */
 int vol_fixture_http(uint16_t port, const char *method, const char *path, const char *token,
                      const char *body, json_t **json, char *subject, size_t cap);
+
+/* PUT LEN bytes of DATA as application/octet-stream (an image upload). Returns the status. */
+int vol_fixture_upload(uint16_t port, const char *path, const char *token, const void *data,
+                       size_t len);
+
+/* The backing file of volume ID (the file driver's) into OUT (cap bytes). */
+void vol_fixture_volume_path(const vol_fixture_t *fix, const char *id, char *out, size_t cap);
 
 #endif
