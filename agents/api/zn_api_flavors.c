@@ -374,10 +374,13 @@ s_check_unique(zn_api_t *self, const zn_cell_flavor_t *f, zn_fault_t *fault)
         rc = zn_fault_set(fault, -EEXIST, "Flavor with ID %s already exists.", f->id);
     } else if (rc == -ENOENT) {
         s_name_probe_t probe = {f->name, false};
-        (void)zn__api_scan(self, txn, ZN_TABLE_FLAVORS, "name", f->name, s_same_name, &probe);
-        rc = probe.found
-                 ? zn_fault_set(fault, -EEXIST, "Flavor with name %s already exists.", f->name)
-                 : 0;
+        /* The visitor stops the scan at the first match with -EEXIST. */
+        rc = zn__api_scan(self, txn, ZN_TABLE_FLAVORS, "name", f->name, s_same_name, &probe);
+        if (probe.found) {
+            rc = zn_fault_set(fault, -EEXIST, "Flavor with name %s already exists.", f->name);
+        } else if (rc < 0) {
+            rc = zn_fault_set(fault, rc, "flavors by name: %s", zn_strerror(rc));
+        }
     }
     zn_store_read_end(&txn);
     return rc;

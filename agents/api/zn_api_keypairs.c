@@ -158,10 +158,10 @@ static int
 s_key(const zn_rest_req_t *req, const char *name, char *out, size_t cap, zn_fault_t *fault)
 {
     const char *user = zn_rest_user_id(req);
-    if (user == NULL || strlen(user) + strlen(name) + 2 > cap) {
+    int n = user != NULL ? snprintf(out, cap, "%s/%s", user, name) : -1;
+    if (n < 0 || (size_t)n >= cap) {
         return zn_fault_set(fault, -EINVAL, "Keypair data is invalid: name too long");
     }
-    (void)snprintf(out, cap, "%s/%s", user, name);
     return 0;
 }
 

@@ -128,13 +128,24 @@ s_iso_or_null(int64_t ms)
     return ms > 0 ? json_string(text) : json_null();
 }
 
+/* The instance's states; an unreadable one shows as ERROR with no task. */
+static void
+s_states(const zn_cell_instance_t *inst, zn_vm_state_t *vm, zn_task_state_t *task)
+{
+    if (zn_vm_state_parse(inst->vm_state, vm) < 0) {
+        *vm = ZN_VM_ERROR;
+    }
+    if (zn_task_state_parse(inst->task_state, task) < 0) {
+        *task = ZN_TASK_NONE;
+    }
+}
+
 static void
 s_view_states(json_t *v, const zn_cell_instance_t *inst)
 {
     zn_vm_state_t vm = ZN_VM_ERROR;
     zn_task_state_t task = ZN_TASK_NONE;
-    (void)zn_vm_state_parse(inst->vm_state, &vm);
-    (void)zn_task_state_parse(inst->task_state, &task);
+    s_states(inst, &vm, &task);
     (void)json_object_set_new(v, "status", json_string(zn_cellrec_status(vm, task)));
     (void)json_object_set_new(v, "OS-EXT-STS:vm_state", json_string(inst->vm_state));
     (void)json_object_set_new(v, "OS-EXT-STS:task_state",
@@ -242,8 +253,7 @@ s_wanted(const s_list_t *list, const zn_cell_instance_t *inst)
 {
     zn_vm_state_t vm = ZN_VM_ERROR;
     zn_task_state_t task = ZN_TASK_NONE;
-    (void)zn_vm_state_parse(inst->vm_state, &vm);
-    (void)zn_task_state_parse(inst->task_state, &task);
+    s_states(inst, &vm, &task);
     if (list->project != NULL &&
         (inst->project_id == NULL || strcmp(inst->project_id, list->project) != 0)) {
         return false;
