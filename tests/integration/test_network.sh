@@ -86,9 +86,19 @@ assert d['mac_address'].startswith('fa:16:3e:'), d"
 check "port create --fixed-ip" bash -c "openstack port create --network net1 --fixed-ip subnet=sub1,ip-address=192.0.2.77 port2 -f value -c fixed_ips 2>>'$work/cli.err' | grep -q 192.0.2.77"
 check "port list" bash -c "openstack port list -f value -c Name 2>>'$work/cli.err' | sort | tr '\n' ' ' | grep -qx 'port1 port2 '"
 check "port list --network" bash -c "openstack port list --network net1 -f value -c Name 2>>'$work/cli.err' | wc -l | grep -qx 2"
-check "network delete refused while ports exist" bash -c "! openstack network delete net1 2>/dev/null"
-check "port delete" os port delete port1 port2
-check "network delete" os network delete net1
+check "subnet list" bash -c "openstack subnet list -f value -c Name 2>>'$work/cli.err' | sort | tr '\n' ' ' | grep -qx 'sub1 sub6 '"
+check "subnet show" bash -c "openstack subnet show sub1 -f value -c cidr 2>>'$work/cli.err' | grep -qx 192.0.2.0/24"
+check "port show" bash -c "openstack port show port2 -f value -c mac_address 2>>'$work/cli.err' | grep -q '^fa:16:3e:'"
+check "network set --name" os network set --name net1b net1
+check "network show after set" bash -c "openstack network show net1b -f value -c name 2>>'$work/cli.err' | grep -qx net1b"
+check "port set --name" os port set --name port2b port2
+check "subnet set --dns-nameserver" os subnet set --dns-nameserver 192.0.2.53 sub1
+check "subnet show after set" bash -c "openstack subnet show sub1 -f json 2>>'$work/cli.err' | grep -q 192.0.2.53"
+check "subnet delete refused while a port holds its address" bash -c "! openstack subnet delete sub6 2>/dev/null"
+check "network delete refused while ports exist" bash -c "! openstack network delete net1b 2>/dev/null"
+check "port delete" os port delete port1 port2b
+check "subnet delete" os subnet delete sub6
+check "network delete" os network delete net1b
 check "network list is empty" bash -c "[ -z \"\$(openstack network list -f value 2>>'$work/cli.err')\" ]"
 
 # --- curl helpers ---------------------------------------------------------------------------
