@@ -20,9 +20,9 @@
 
 #define S_HEADERS_MAX         8
 #define S_TICK_MS             250
-#define S_FILE_BLOCK_BYTES    ((size_t)256 * 1024) /* one read of a file answer */
-#define S_MEMORY_BYTES        ((size_t)32 * 1024)  /* a connection's memory pool (MHD's default) */
-#define S_STREAM_MEMORY_BYTES ((size_t)256 * 1024) /* the same where bodies are streamed */
+#define S_FILE_BLOCK_BYTES    ((size_t)256 * 1024)  /* one read of a file answer */
+#define S_MEMORY_BYTES        ((size_t)32 * 1024)   /* a connection's memory pool (MHD's default) */
+#define S_STREAM_MEMORY_BYTES ((size_t)1024 * 1024) /* the same where bodies are streamed */
 
 struct zn_http {
     struct MHD_Daemon *daemon;

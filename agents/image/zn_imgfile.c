@@ -11,15 +11,20 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <czmq.h>
+
 #include "zn_failpoint.h"
 #include "zn_fs.h"
 #include "zn_mem.h"
 #include "zn_uuid.h"
 
+#define S_WRITEBACK_BYTES ((uint64_t)8 << 20)
+
 struct zn_imgfile {
     char *dir;
     char *tmp_dir;
     bool fsync;
+    zactor_t *hasher; /* sha512 of each chunk, while the loop writes it and takes its md5 */
 };
 
 struct zn_imgfile_upload {
@@ -28,6 +33,7 @@ struct zn_imgfile_upload {
     char *tmp_path;
     int fd;
     uint64_t size;
+    uint64_t flushed; /* bytes whose write-back was started */
     uint64_t max_bytes;
     int failed; /* the first error; every later write repeats it */
     bool committed;
@@ -81,6 +87,32 @@ s_clear_tmp(const char *tmp_dir)
     (void)closedir(dir);
 }
 
+/* The hasher: one thread that digests a chunk into a context for the loop, which waits for it
+ * (the chunk belongs to HTTP and lives only for the call): md5 and sha512 of one chunk run at
+ * the same time, so an upload pays for the slower of the two, not for both. */
+static void
+s_hasher(zsock_t *pipe, void *arg)
+{
+    (void)arg;
+    zsock_signal(pipe, 0);
+    for (;;) {
+        char *command = NULL;
+        void *ctx = NULL;
+        void *data = NULL;
+        uint64_t len = 0;
+        if (zsock_recv(pipe, "spp8", &command, &ctx, &data, &len) < 0) {
+            break;
+        }
+        bool hash = command != NULL && strcmp(command, "HASH") == 0;
+        zstr_free(&command);
+        if (!hash) {
+            break; /* $TERM */
+        }
+        (void)EVP_DigestUpdate(ctx, data, (size_t)len);
+        zsock_signal(pipe, 0);
+    }
+}
+
 int
 zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync, zn_fault_t *fault)
 {
@@ -96,6 +128,7 @@ zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync, zn_fault_t *fau
         return rc;
     }
     s_clear_tmp(self->tmp_dir);
+    self->hasher = zactor_new(s_hasher, NULL);
     *out = self;
     return 0;
 }
@@ -107,6 +140,7 @@ zn_imgfile_destroy(zn_imgfile_t **self_p)
     if (self == NULL) {
         return;
     }
+    zactor_destroy(&self->hasher);
     zn_free(self->dir);
     zn_free(self->tmp_dir);
     zn_free(self);
@@ -211,6 +245,20 @@ s_write_all(int fd, const uint8_t *data, size_t len)
     return rc;
 }
 
+/* Start writing back what the upload wrote so far every S_WRITEBACK_BYTES, without waiting: the
+ * disk works while the rest streams in, and the sync at commit finds little left to do. */
+static void
+s_start_writeback(zn_imgfile_upload_t *self)
+{
+    if (!self->store->fsync || self->size - self->flushed < S_WRITEBACK_BYTES) {
+        return;
+    }
+    /* Best effort: a failure here only means the final sync does all the work. */
+    (void)sync_file_range(self->fd, (off64_t)self->flushed, (off64_t)(self->size - self->flushed),
+                          SYNC_FILE_RANGE_WRITE);
+    self->flushed = self->size;
+}
+
 int
 zn_imgfile_upload_write(zn_imgfile_upload_t *self, const void *data, size_t len)
 {
@@ -221,14 +269,21 @@ zn_imgfile_upload_write(zn_imgfile_upload_t *self, const void *data, size_t len)
         self->failed = ZN_ETOOBIG;
         return self->failed;
     }
+    zactor_t *hasher = self->store->hasher;
+    bool shared = zsock_send(hasher, "spp8", "HASH", self->sha512, data, (uint64_t)len) == 0;
     int rc = s_write_all(self->fd, data, len);
+    (void)EVP_DigestUpdate(self->md5, data, len);
+    if (!shared) {
+        (void)EVP_DigestUpdate(self->sha512, data, len); /* the hasher is gone: do it here */
+    } else if (zsock_wait(hasher) < 0) {
+        rc = -ECANCELED; /* interrupted: the sha512 may have missed this chunk */
+    }
     if (rc < 0) {
         self->failed = rc;
         return rc;
     }
-    (void)EVP_DigestUpdate(self->md5, data, len);
-    (void)EVP_DigestUpdate(self->sha512, data, len);
     self->size += len;
+    s_start_writeback(self);
     return 0;
 }
 
