@@ -303,59 +303,6 @@ test_network_rpc_failure_leaks_nothing(void **state)
     assert_int_equal(s_bind(s, 0, net_id, "vm-c", &port), -ENOSPC);
 }
 
-static void
-s_ignore_reply(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
-{
-    (void)reply;
-    (void)fault;
-    (*(size_t *)arg)++;
-}
-
-static void
-test_network_rpc_stop_with_work_in_flight(void **state)
-{
-    s_state_t *s = *state;
-    char net_id[64];
-    char subnet_id[64];
-    s_network_with_subnet(s, "stopping", "\"cidr\": \"10.4.0.0/24\"", net_id, subnet_id);
-    /* An agent with no grace: stopped while binds are waiting for the store or for identity. */
-    const char *settings[] = {"agent.shutdown_grace_ms=0", "identity.token_cache_ttl_ms=-1", NULL};
-    net_fixture_t *net =
-        net_fixture_start(cond_fixture_call(s->cond), cond_fixture_store_dir(s->cond),
-                          id_fixture_call_endpoint(s->id), settings);
-    const char *endpoint = net_fixture_call(net);
-    zn_client_opts_t opts = {.name = "network", .endpoints = &endpoint, .endpoint_count = 1};
-    zn_client_t *client = NULL;
-    assert_int_equal(zn_client_open(&client, &opts, NULL), 0);
-    zn_ctx_t ctx = s_ctx(s->admin);
-    zn_pack_t *pack = zn_pack_new();
-    size_t answered = 0;
-    for (size_t i = 0; i < 100; i++) {
-        char device[64];
-        (void)snprintf(device, sizeof(device), "stop-%zu", i);
-        zn_net_bind_req_t req = {.network_id = net_id, .device_id = device};
-        zn_pack_reset(pack);
-        zn_schema_encode(&zn_net_bind_req_schema, &req, pack);
-        assert_int_equal(zn_client_call(client, "port_bind", &ctx, zn_pack_buf(pack), 2000,
-                                        s_ignore_reply, &answered),
-                         0);
-    }
-    /* One answer proves the agent is serving; the rest are in flight as it stops. */
-    zn_reply_t *reply = NULL;
-    zn_fault_t fault;
-    zn_net_get_req_t get = {.network_id = net_id};
-    zn_pack_reset(pack);
-    zn_schema_encode(&zn_net_get_req_schema, &get, pack);
-    assert_int_equal(
-        zn_client_call_sync(client, "network_get", &ctx, zn_pack_buf(pack), 5000, &reply, &fault),
-        0);
-    zn_reply_destroy(&reply);
-    net_fixture_stop(&net); /* ASan: nothing used after free, nothing leaked */
-    zn_client_destroy(&client);
-    assert_int_equal(answered, 100); /* answered, failed or cancelled: each exactly once */
-    zn_pack_destroy(&pack);
-}
-
 /* ---- concurrent IPAM ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -447,6 +394,76 @@ s_assert_distinct(char (*addresses)[64], size_t count)
     qsort(addresses, count, 64, s_cmp);
     for (size_t i = 1; i < count; i++) {
         assert_string_not_equal(addresses[i - 1], addresses[i]);
+    }
+}
+
+static void
+s_ignore_reply(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
+{
+    (void)reply;
+    (void)fault;
+    (*(size_t *)arg)++;
+}
+
+static void
+test_network_rpc_stop_with_work_in_flight(void **state)
+{
+    s_state_t *s = *state;
+    char net_id[64];
+    char subnet_id[64];
+    s_network_with_subnet(s, "stopping", "\"cidr\": \"10.4.0.0/24\"", net_id, subnet_id);
+    /* An agent with no grace: stopped while binds are waiting for the store or for identity. */
+    const char *settings[] = {"agent.shutdown_grace_ms=0", "identity.token_cache_ttl_ms=-1", NULL};
+    net_fixture_t *net =
+        net_fixture_start(cond_fixture_call(s->cond), cond_fixture_store_dir(s->cond),
+                          id_fixture_call_endpoint(s->id), settings);
+    const char *endpoint = net_fixture_call(net);
+    zn_client_opts_t opts = {.name = "network", .endpoints = &endpoint, .endpoint_count = 1};
+    zn_client_t *client = NULL;
+    assert_int_equal(zn_client_open(&client, &opts, NULL), 0);
+    zn_ctx_t ctx = s_ctx(s->admin);
+    zn_pack_t *pack = zn_pack_new();
+    size_t answered = 0;
+    for (size_t i = 0; i < 100; i++) {
+        char device[64];
+        (void)snprintf(device, sizeof(device), "stop-%zu", i);
+        zn_net_bind_req_t req = {.network_id = net_id, .device_id = device};
+        zn_pack_reset(pack);
+        zn_schema_encode(&zn_net_bind_req_schema, &req, pack);
+        assert_int_equal(zn_client_call(client, "port_bind", &ctx, zn_pack_buf(pack), 2000,
+                                        s_ignore_reply, &answered),
+                         0);
+    }
+    /* One answer proves the agent is serving; the rest are in flight as it stops. */
+    zn_reply_t *reply = NULL;
+    zn_fault_t fault;
+    zn_net_get_req_t get = {.network_id = net_id};
+    zn_pack_reset(pack);
+    zn_schema_encode(&zn_net_get_req_schema, &get, pack);
+    assert_int_equal(
+        zn_client_call_sync(client, "network_get", &ctx, zn_pack_buf(pack), 5000, &reply, &fault),
+        0);
+    zn_reply_destroy(&reply);
+    net_fixture_stop(&net); /* ASan: nothing used after free, nothing leaked */
+    zn_client_destroy(&client);
+    assert_int_equal(answered, 100); /* answered, failed or cancelled: each exactly once */
+    zn_pack_destroy(&pack);
+
+    /* The compute agents retry through the other agents: every device ends with exactly one
+     * port (a bind that committed before the stop is found again, not made twice). */
+    s_wait_t *wait = zn_calloc(1, sizeof(*wait));
+    s_storm(s, net_id, "stop", 100, wait);
+    assert_int_equal(wait->storm.ok, 100);
+    s_assert_distinct(wait->storm.addresses, 100);
+    zn_free(wait);
+    for (size_t i = 0; i < 100; i++) {
+        char *path = zn_asprintf("/v2.0/ports?device_id=stop-%zu", i);
+        assert_int_equal(
+            net_fixture_http(s->net[i % 2], "GET", path, s->admin, NULL, s->body, 262144), 200);
+        json_t *root = json_loads(s->body, 0, NULL);
+        assert_int_equal(json_array_size(json_object_get(root, "ports")), 1);
+        json_decref(root);
+        zn_str_free(&path);
     }
 }
 
