@@ -9,11 +9,15 @@
 #include "zn_failpoint.h"
 #include "zn_mem.h"
 #include "zn_uuid.h"
+#include "zn_vbackend_int.h"
 
 struct zn_vbackend {
     const zn_vbackend_driver_t *driver;
     void *state;
     char *format;
+    zloop_t *loop;    /* with the worker */
+    zactor_t *worker; /* NULL until attached */
+    zlistx_t *jobs;   /* in flight (zn_vbackend_job_t), freed with the backend */
 };
 
 /* Every driver zinc knows: a new backend is one more row. */
@@ -41,8 +45,11 @@ zn_vbackend_open(zn_vbackend_t **out, const zn_vbackend_opts_t *opts, zn_fault_t
     zn_vbackend_t *self = zn_calloc(1, sizeof(*self));
     self->driver = driver;
     self->format = zn_strdup(opts->format);
+    self->jobs = zlistx_new();
+    zlistx_set_destructor(self->jobs, zn__vbackend_job_free);
     int rc = driver->open(&self->state, opts, fault);
     if (rc < 0) {
+        zlistx_destroy(&self->jobs);
         zn_free(self->format);
         zn_free(self);
         return rc;
@@ -58,6 +65,11 @@ zn_vbackend_destroy(zn_vbackend_t **self_p)
     if (self == NULL) {
         return;
     }
+    if (self->worker != NULL) {
+        zloop_reader_end(self->loop, zactor_sock(self->worker));
+        zactor_destroy(&self->worker); /* waits for the job running, if any */
+    }
+    zlistx_destroy(&self->jobs); /* jobs never answered: the worker is gone */
     self->driver->close(self->state);
     zn_free(self->format);
     zn_free(self);
@@ -141,4 +153,60 @@ zn_vbackend_import_finish(zn_vbackend_t *self, const char *id, const char *src_f
 {
     int rc = s_check(id, NULL, fault);
     return rc < 0 ? rc : self->driver->import_finish(self->state, id, src_format, size_gb, fault);
+}
+
+/* ---- the worker --------------------------------------------------------------------------- */
+
+int
+zn_vbackend_attach(zn_vbackend_t *self, zloop_t *loop)
+{
+    if (self->worker != NULL) {
+        return -EINVAL;
+    }
+    self->worker = zactor_new(zn__vbackend_actor, self);
+    self->loop = loop;
+    if (zloop_reader(loop, zactor_sock(self->worker), zn__vbackend_on_done, self) < 0) {
+        zactor_destroy(&self->worker);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int
+zn_vbackend_submit(zn_vbackend_t *self, const zn_vbackend_job_args_t *args, zn_vbackend_done_fn *fn,
+                   void *arg)
+{
+    if (self->worker == NULL) {
+        return -EINVAL;
+    }
+    zn_vbackend_job_t *job = zn__vbackend_job_new(args, fn, arg);
+    /* The pipe is inproc to our own thread: a send only fails when the actor is gone. */
+    void *handle = zlistx_add_end(self->jobs, job);
+    zn__vbackend_job_set_handle(job, handle);
+    if (zsock_send(zactor_sock(self->worker), "sp", "JOB", job) < 0) {
+        zlistx_delete(self->jobs, handle);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+size_t
+zn_vbackend_pending(const zn_vbackend_t *self)
+{
+    return zlistx_size(self->jobs);
+}
+
+void
+zn_vbackend_cancel(zn_vbackend_t *self)
+{
+    for (zn_vbackend_job_t *job = zlistx_first(self->jobs); job != NULL;
+         job = zlistx_next(self->jobs)) {
+        zn__vbackend_job_cancel(job);
+    }
+}
+
+zlistx_t *
+zn__vbackend_jobs(zn_vbackend_t *self)
+{
+    return self->jobs;
 }

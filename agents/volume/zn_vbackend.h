@@ -6,13 +6,19 @@
  * The file driver keeps each volume as a sparse file named after the volume's id in one
  * directory: raw (ftruncate) or qcow2 (qemu-img create). Its connection info is the file's
  * path, which a compute agent on the same node (or a shared filesystem) turns into a libvirt
- * <disk type='file'>. qcow2 and image conversion run qemu-img and so block for tens of
- * milliseconds; raw volumes never block beyond a few system calls. Loop thread. */
+ * <disk type='file'>.
+ *
+ * Drivers block (qemu-img runs for tens of milliseconds, an image chunk is megabytes of
+ * writes), so an agent runs them on the backend's worker thread with zn_vbackend_submit and
+ * hears the result on its loop; the synchronous calls are for tools, tests and start-up.
+ * Drivers therefore must not share mutable state with the loop thread. */
 #ifndef ZN_VBACKEND_H
 #define ZN_VBACKEND_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include <czmq.h>
 
 #include "zn_err.h"
 
@@ -83,6 +89,47 @@ ZN_MUST_CHECK int zn_vbackend_import_write(zn_vbackend_t *self, const char *id, 
 ZN_MUST_CHECK int zn_vbackend_import_finish(zn_vbackend_t *self, const char *id,
                                             const char *src_format, int64_t size_gb,
                                             zn_fault_t *fault);
+
+/* ---- asynchronous use: the worker thread ----------------------------------------------- */
+
+typedef enum {
+    ZN_VBACKEND_CREATE,
+    ZN_VBACKEND_REMOVE,
+    ZN_VBACKEND_EXTEND,
+    ZN_VBACKEND_IMPORT_WRITE,
+    ZN_VBACKEND_IMPORT_FINISH,
+} zn_vbackend_op_t;
+
+/* One job: OP on volume ID with the arguments its synchronous call takes. Strings and DATA
+ * are copied by zn_vbackend_submit. */
+typedef struct zn_vbackend_job_args {
+    zn_vbackend_op_t op;
+    const char *id;
+    int64_t size_gb;        /* create, extend, import_finish */
+    uint64_t offset;        /* import_write */
+    const void *data;       /* import_write */
+    size_t len;             /* import_write */
+    const char *src_format; /* import_finish */
+} zn_vbackend_job_args_t;
+
+/* Called on the loop thread when a job ended: FAULT->code 0 or the driver's error. */
+typedef void(zn_vbackend_done_fn)(void *arg, const zn_fault_t *fault);
+
+/* Start the worker thread and hear its results on LOOP. Once. Returns 0 or -EINVAL. */
+ZN_MUST_CHECK int zn_vbackend_attach(zn_vbackend_t *self, zloop_t *loop);
+
+/* Queue ARGS for the worker (jobs run one at a time, in order); FN(ARG, fault) runs on the
+ * loop thread when it is done, never inside this call. Returns 0, or -EINVAL (not attached)
+ * and then FN never runs. */
+ZN_MUST_CHECK int zn_vbackend_submit(zn_vbackend_t *self, const zn_vbackend_job_args_t *args,
+                                     zn_vbackend_done_fn *fn, void *arg);
+
+/* Jobs queued or running whose FN has not run yet. */
+size_t zn_vbackend_pending(const zn_vbackend_t *self);
+
+/* Drop the callbacks of every job in flight: they still run to their end, but no FN runs
+ * (shutdown: their callers are going away). */
+void zn_vbackend_cancel(zn_vbackend_t *self);
 
 /* The file driver (for tests and for a future registry of drivers). */
 extern const zn_vbackend_driver_t zn_vbackend_file_driver;

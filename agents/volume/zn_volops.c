@@ -40,6 +40,7 @@ void
 zn_volops_shutdown(zn_volops_t *self)
 {
     self->closing = true;
+    zn_vbackend_cancel(self->backend); /* its jobs' operations are freed below or later */
     zn_volop_t *op = self->ops;
     while (op != NULL) {
         zn_volop_t *next = op->next;
@@ -196,6 +197,28 @@ zn__volop_then_free(zn_volop_t *op, const zn_fault_t *fault)
     }
     zn__volop_answer(op, fault);
     zn__volop_free(op);
+}
+
+static void
+s_on_backend(void *arg, const zn_fault_t *fault)
+{
+    zn_volop_t *op = arg;
+    zn_volop_then_fn *then = op->after_backend;
+    op->after_backend = NULL;
+    then(op, fault);
+}
+
+void
+zn__volop_backend(zn_volop_t *op, zn_vbackend_job_args_t *args, zn_volop_then_fn *then)
+{
+    args->id = op->volume_id;
+    op->after_backend = then;
+    if (zn_vbackend_submit(op->self->backend, args, s_on_backend, op) < 0) {
+        zn_fault_t fault;
+        (void)zn_fault_set(&fault, ZN_EINTERNAL, "the volume backend's worker is not running");
+        op->after_backend = NULL;
+        then(op, &fault);
+    }
 }
 
 static void s_step(zn_volop_t *op);
@@ -560,8 +583,8 @@ zn__volop_create_done(zn_volop_t *op, const zn_fault_t *fault)
     zn__volop_run(op, zn__volop_set_status, zn__volop_then_free);
 }
 
-/* After the create committed (or failed): answer; then make the backing file (or start the
- * image copy). Returns true when OP goes on to record its status with a group's batch. */
+/* After the create committed (or failed): answer, and start the image copy of a volume made
+ * from an image. Returns true when OP's backing file is still to be made. */
 static bool
 s_after_commit(zn_volop_t *op, const zn_fault_t *fault)
 {
@@ -574,17 +597,6 @@ s_after_commit(zn_volop_t *op, const zn_fault_t *fault)
         zn__volop_image_copy(op);
         return false;
     }
-    zn_fault_t why;
-    zn_fault_clear(&why);
-    if (zn_vbackend_create(op->self->backend, op->volume_id, op->vol.size_gb, &why) == 0) {
-        zn_fault_clear(&why);
-    } else {
-        zn_log_warn(op->req_id, "volume %s: create failed: %s", op->volume_id,
-                    zn_fault_message(&why));
-    }
-    op->expect = ZN_VOL_CREATING;
-    op->target = why.code < 0 ? ZN_VOL_ERROR : ZN_VOL_AVAILABLE;
-    op->failure = why;
     return true;
 }
 
@@ -622,8 +634,25 @@ s_then_group_done(zn_volop_t *op, const zn_fault_t *fault)
     zn_free(members);
 }
 
-/* The group's batch committed (or failed): answer every member, make the backing files, and
- * record their statuses in one more batch. */
+/* One backing file of a group is made (or failed); the last one records every status. */
+static void
+s_on_file(zn_volop_t *member, const zn_fault_t *fault)
+{
+    if (fault->code < 0) {
+        zn_log_warn(member->req_id, "volume %s: create failed: %s", member->volume_id,
+                    zn_fault_message(fault));
+    }
+    member->expect = ZN_VOL_CREATING;
+    member->target = fault->code < 0 ? ZN_VOL_ERROR : ZN_VOL_AVAILABLE;
+    member->failure = *fault;
+    zn_volop_t *leader = member->leader;
+    if (--leader->files_pending == 0) {
+        zn__volop_run(leader, s_build_group_status, s_then_group_done);
+    }
+}
+
+/* The group's batch committed (or failed): answer every member, have the backing files made
+ * on the backend's worker, and record their statuses in one more batch. */
 static void
 s_then_group(zn_volop_t *op, const zn_fault_t *fault)
 {
@@ -639,6 +668,7 @@ s_then_group(zn_volop_t *op, const zn_fault_t *fault)
     zn_volop_t *leader = NULL;
     for (size_t i = 0; i < count; i++) {
         if (!s_after_commit(all[i], fault)) {
+            all[i] = NULL;
             continue;
         }
         if (leader == NULL) {
@@ -647,11 +677,17 @@ s_then_group(zn_volop_t *op, const zn_fault_t *fault)
         } else {
             leader->group[leader->group_count++] = all[i];
         }
+        all[i]->leader = leader;
+        leader->files_pending++;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (all[i] != NULL) {
+            zn_vbackend_job_args_t args = {.op = ZN_VBACKEND_CREATE,
+                                           .size_gb = all[i]->vol.size_gb};
+            zn__volop_backend(all[i], &args, s_on_file);
+        }
     }
     zn_free(all);
-    if (leader != NULL) {
-        zn__volop_run(leader, s_build_group_status, s_then_group_done);
-    }
 }
 
 static void
@@ -785,21 +821,28 @@ s_build_extend_failed(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, z
 }
 
 static void
-s_then_extending(zn_volop_t *op, const zn_fault_t *fault)
+s_on_extended(zn_volop_t *op, const zn_fault_t *fault)
 {
-    if (fault->code < 0) {
-        zn__volop_then_answer(op, fault);
-        return;
-    }
     op->expect = ZN_VOL_EXTENDING;
-    int rc = zn_vbackend_extend(op->self->backend, op->volume_id, op->size_gb, &op->failure);
-    if (rc < 0) {
+    if (fault->code < 0) {
+        op->failure = *fault;
         op->target = ZN_VOL_ERROR_EXTENDING;
         zn__volop_run_usage(op, s_build_extend_failed, zn__volop_then_failure);
         return;
     }
     op->target = ZN_VOL_AVAILABLE;
     zn__volop_run(op, zn__volop_set_status, zn__volop_then_answer);
+}
+
+static void
+s_then_extending(zn_volop_t *op, const zn_fault_t *fault)
+{
+    if (fault->code < 0) {
+        zn__volop_then_answer(op, fault);
+        return;
+    }
+    zn_vbackend_job_args_t args = {.op = ZN_VBACKEND_EXTEND, .size_gb = op->size_gb};
+    zn__volop_backend(op, &args, s_on_extended);
 }
 
 int
@@ -860,20 +903,27 @@ s_build_delete_final(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn
 }
 
 static void
-s_then_delete_marked(zn_volop_t *op, const zn_fault_t *fault)
+s_on_removed(zn_volop_t *op, const zn_fault_t *fault)
 {
     if (fault->code < 0) {
-        zn__volop_then_answer(op, fault);
-        return;
-    }
-    int rc = zn_vbackend_remove(op->self->backend, op->volume_id, &op->failure);
-    if (rc < 0) {
+        op->failure = *fault;
         op->expect = ZN_VOL_DELETING;
         op->target = ZN_VOL_ERROR_DELETING;
         zn__volop_run(op, zn__volop_set_status, zn__volop_then_failure);
         return;
     }
     zn__volop_run_usage(op, s_build_delete_final, zn__volop_then_answer);
+}
+
+static void
+s_then_delete_marked(zn_volop_t *op, const zn_fault_t *fault)
+{
+    if (fault->code < 0) {
+        zn__volop_then_answer(op, fault);
+        return;
+    }
+    zn_vbackend_job_args_t args = {.op = ZN_VBACKEND_REMOVE};
+    zn__volop_backend(op, &args, s_on_removed);
 }
 
 int
@@ -888,6 +938,16 @@ zn_volops_delete(zn_volops_t *self, const zn_ctx_t *ctx, const zn_volops_who_t *
 
 /* ---- recovery ----------------------------------------------------------------------------- */
 
+static void
+s_on_recreated(zn_volop_t *op, const zn_fault_t *fault)
+{
+    zn_fault_t why = *fault;
+    if (why.code == -EEXIST) {
+        zn_fault_clear(&why); /* made before the agent stopped */
+    }
+    zn__volop_create_done(op, &why);
+}
+
 /* Take up VOL (stuck in creating or deleting on this host) as a new operation. */
 static void
 s_recover_one(zn_volops_t *self, const zn_vol_t *vol, uint64_t gen)
@@ -896,20 +956,19 @@ s_recover_one(zn_volops_t *self, const zn_vol_t *vol, uint64_t gen)
     zn_volop_t *op = zn__volop_new(self, NULL, &who, vol->id, NULL, NULL);
     zn_schema_copy(&zn_vol_schema, &op->vol, vol);
     op->vol_gen = gen;
-    zn_fault_t ok;
-    zn_fault_clear(&ok);
+    zn_fault_t fault;
+    zn_fault_clear(&fault);
     if (zn_vol_status(vol) == ZN_VOL_DELETING) {
-        s_then_delete_marked(op, &ok);
+        s_then_delete_marked(op, &fault);
         return;
     }
-    zn_fault_t why;
-    zn_fault_clear(&why);
     if (vol->image_id != NULL) {
-        (void)zn_fault_set(&why, -EIO, "the copy of image %s was interrupted", vol->image_id);
-    } else if (zn_vbackend_create(self->backend, vol->id, vol->size_gb, &why) == -EEXIST) {
-        zn_fault_clear(&why); /* made before the agent stopped */
+        (void)zn_fault_set(&fault, -EIO, "the copy of image %s was interrupted", vol->image_id);
+        zn__volop_create_done(op, &fault);
+        return;
     }
-    zn__volop_create_done(op, &why);
+    zn_vbackend_job_args_t args = {.op = ZN_VBACKEND_CREATE, .size_gb = vol->size_gb};
+    zn__volop_backend(op, &args, s_on_recreated);
 }
 
 static bool

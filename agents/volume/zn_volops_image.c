@@ -125,7 +125,54 @@ zn__volop_image_check(zn_volop_t *op)
 
 static void s_read_next(zn_volop_t *op);
 
-/* Store one chunk; 1 at the end of the image, 0 to read on, or an error. */
+/* A failed copy leaves no partial file behind; the error status (op->failure) tells the
+ * owner what happened. */
+static void
+s_on_cleaned(zn_volop_t *op, const zn_fault_t *fault)
+{
+    if (fault->code < 0) {
+        zn_log_warn(op->req_id, "volume %s: %s", op->volume_id, zn_fault_message(fault));
+    }
+    zn__volop_create_done(op, &op->failure);
+}
+
+static void
+s_fail_copy(zn_volop_t *op, const zn_fault_t *fault)
+{
+    op->failure = *fault;
+    zn_vbackend_job_args_t args = {.op = ZN_VBACKEND_REMOVE};
+    zn__volop_backend(op, &args, s_on_cleaned);
+}
+
+static void
+s_on_imported(zn_volop_t *op, const zn_fault_t *fault)
+{
+    if (fault->code < 0) {
+        s_fail_copy(op, fault);
+        return;
+    }
+    zn__volop_create_done(op, fault);
+}
+
+/* A chunk is on disk: read the next, or turn the staged image into the volume. */
+static void
+s_on_stored(zn_volop_t *op, const zn_fault_t *fault)
+{
+    if (fault->code < 0) {
+        s_fail_copy(op, fault);
+        return;
+    }
+    if (!op->image_eof) {
+        s_read_next(op);
+        return;
+    }
+    zn_vbackend_job_args_t args = {.op = ZN_VBACKEND_IMPORT_FINISH,
+                                   .size_gb = op->vol.size_gb,
+                                   .src_format = op->image_format};
+    zn__volop_backend(op, &args, s_on_imported);
+}
+
+/* Hand one chunk to the backend's worker (it copies the bytes). */
 static int
 s_take_chunk(zn_volop_t *op, const zn_env_t *reply, zn_fault_t *fault)
 {
@@ -137,14 +184,17 @@ s_take_chunk(zn_volop_t *op, const zn_env_t *reply, zn_fault_t *fault)
     uint64_t limit = (uint64_t)op->vol.size_gb * (uint64_t)ZN_VBACKEND_GB;
     if (op->offset + chunk.data.len > limit) {
         rc = zn_fault_set(fault, -EFBIG, "image %s is larger than the volume", op->image_id);
-    } else if (chunk.data.len > 0) {
-        rc = zn_vbackend_import_write(op->self->backend, op->volume_id, op->offset, chunk.data.ptr,
-                                      chunk.data.len, fault);
+    } else {
+        op->image_eof = chunk.eof || chunk.data.len == 0;
+        zn_vbackend_job_args_t args = {.op = ZN_VBACKEND_IMPORT_WRITE,
+                                       .offset = op->offset,
+                                       .data = chunk.data.ptr,
+                                       .len = chunk.data.len};
+        op->offset += chunk.data.len;
+        zn__volop_backend(op, &args, s_on_stored);
     }
-    op->offset += chunk.data.len;
-    bool eof = chunk.eof || chunk.data.len == 0;
     zn_schema_release(&s_chunk_schema, &chunk);
-    return rc < 0 ? rc : (eof ? 1 : 0);
+    return rc;
 }
 
 static void
@@ -157,24 +207,9 @@ s_on_chunk(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
     }
     zn_fault_t why = *fault;
     int rc = fault->code < 0 ? fault->code : s_take_chunk(op, reply, &why);
-    if (rc == 0) {
-        s_read_next(op);
-        return;
-    }
-    if (rc == 1) {
-        rc = zn_vbackend_import_finish(op->self->backend, op->volume_id, op->image_format,
-                                       op->vol.size_gb, &why);
-    }
     if (rc < 0) {
-        /* Leave no partial file behind; the error status tells the owner what happened. */
-        zn_fault_t cleanup;
-        if (zn_vbackend_remove(op->self->backend, op->volume_id, &cleanup) < 0) {
-            zn_log_warn(op->req_id, "volume %s: %s", op->volume_id, zn_fault_message(&cleanup));
-        }
-    } else {
-        zn_fault_clear(&why);
+        s_fail_copy(op, &why);
     }
-    zn__volop_create_done(op, &why);
 }
 
 static void

@@ -61,6 +61,7 @@ struct zn_volop {
     char *image_id;
     char *image_format;
     uint64_t offset;
+    bool image_eof;
     /* A later step's target status (zn_volop_set_status) and the failure behind it. */
     zn_vol_status_t expect;
     zn_vol_status_t target;
@@ -70,6 +71,9 @@ struct zn_volop {
     bool groups;        /* a create: may share one batch with the creates queued behind it */
     zn_volop_t **group; /* those creates, while this one leads them */
     size_t group_count;
+    zn_volop_t *leader;   /* the create whose group this one's status goes with */
+    size_t files_pending; /* the leader: backing files still being made */
+    zn_volop_then_fn *after_backend;
     int attempts;
     zn_volop_build_fn *build;
     zn_volop_then_fn *then;
@@ -117,6 +121,10 @@ int zn__volop_quota_check(const zn_volops_t *self, const zn_vol_usage_t *usage, 
 /* Put USAGE (of PROJECT_ID) conditioned on GEN into BATCH. */
 int zn__volop_usage_put(zn_batch_t *batch, const char *project_id, zn_vol_usage_t *usage,
                         uint64_t gen, zn_fault_t *fault);
+
+/* Run ARGS (its id: OP's volume) on the backend's worker, then THEN(OP, its result) on the
+ * loop. When the job cannot be queued THEN runs at once with the error. */
+void zn__volop_backend(zn_volop_t *op, zn_vbackend_job_args_t *args, zn_volop_then_fn *then);
 
 /* Answer FAULT and free OP on the next loop turn. */
 void zn__volop_fail_later(zn_volop_t *op, const zn_fault_t *fault);

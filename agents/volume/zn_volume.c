@@ -389,7 +389,8 @@ static bool
 s_drained(void *arg)
 {
     zn_volume_t *self = arg;
-    return zn_volops_pending(self->ops) == 0 && zlistx_size(self->calls) == 0;
+    return zn_volops_pending(self->ops) == 0 && zlistx_size(self->calls) == 0 &&
+           zn_vbackend_pending(self->backend) == 0;
 }
 
 static int
@@ -466,6 +467,9 @@ s_open_parts(zn_volume_t *self, zn_fault_t *fault)
                                 .format = cfg->format,
                                 .qemu_img = cfg->qemu_img};
     int rc = zn_vbackend_open(&self->backend, &bopts, fault);
+    if (rc == 0 && zn_vbackend_attach(self->backend, zn_agent_loop(self->agent)) < 0) {
+        rc = zn_fault_set(fault, -EINVAL, "cannot start the volume backend's worker");
+    }
     if (rc == 0) {
         rc = s_open_store(self, fault);
     }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <czmq.h>
 
 #include "zn_mem.h"
 #include "zn_vbackend.h"
@@ -166,14 +167,74 @@ test_vbackend_qcow2(void **state)
     s_close(&env);
 }
 
+typedef struct {
+    int done;
+    int codes[4];
+} s_jobs_t;
+
+static void
+s_job_done(void *arg, const zn_fault_t *fault)
+{
+    s_jobs_t *jobs = arg;
+    jobs->codes[jobs->done++] = fault->code;
+}
+
+static int
+s_until_done(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    const s_jobs_t *jobs = arg;
+    return jobs->done == 3 ? -1 : 0;
+}
+
+/* The worker runs jobs in order off the loop and answers each on it; cancelled jobs still run
+ * but answer no one. */
+static void
+test_vbackend_worker(void **state)
+{
+    (void)state;
+    s_env_t *env = s_open("raw");
+    zloop_t *loop = zloop_new();
+    assert_int_equal(zn_vbackend_attach(env->backend, loop), 0);
+    s_jobs_t jobs = {0};
+    zn_vbackend_job_args_t create = {.op = ZN_VBACKEND_CREATE, .id = S_ID, .size_gb = 2};
+    zn_vbackend_job_args_t again = create;
+    zn_vbackend_job_args_t extend = {.op = ZN_VBACKEND_EXTEND, .id = S_ID, .size_gb = 3};
+    assert_int_equal(zn_vbackend_submit(env->backend, &create, s_job_done, &jobs), 0);
+    assert_int_equal(zn_vbackend_submit(env->backend, &again, s_job_done, &jobs), 0);
+    assert_int_equal(zn_vbackend_submit(env->backend, &extend, s_job_done, &jobs), 0);
+    assert_int_equal(jobs.done, 0); /* never inside the call */
+    assert_int_equal(zn_vbackend_pending(env->backend), 3);
+    int timer = zloop_timer(loop, 1, 0, s_until_done, &jobs);
+    (void)zloop_start(loop);
+    zloop_timer_end(loop, timer);
+    assert_int_equal(jobs.done, 3);
+    assert_int_equal(jobs.codes[0], 0);
+    assert_int_equal(jobs.codes[1], -EEXIST);
+    assert_int_equal(jobs.codes[2], 0);
+    assert_int_equal(zn_vbackend_pending(env->backend), 0);
+    zn_vbackend_conn_t conn;
+    zn_fault_t fault;
+    assert_int_equal(zn_vbackend_connection(env->backend, S_ID, &conn, &fault), 0);
+    struct stat st;
+    assert_int_equal(stat(conn.path, &st), 0);
+    assert_int_equal(st.st_size, 3 * ZN_VBACKEND_GB);
+    zn_vbackend_job_args_t remove = {.op = ZN_VBACKEND_REMOVE, .id = S_ID};
+    assert_int_equal(zn_vbackend_submit(env->backend, &remove, s_job_done, &jobs), 0);
+    zn_vbackend_cancel(env->backend);
+    s_close(&env); /* joins the worker; the cancelled job answers no one */
+    assert_int_equal(jobs.done, 3);
+    zloop_destroy(&loop);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_vbackend_example),
-        cmocka_unit_test(test_vbackend_refuses),
-        cmocka_unit_test(test_vbackend_import_raw),
-        cmocka_unit_test(test_vbackend_qcow2),
+        cmocka_unit_test(test_vbackend_example),    cmocka_unit_test(test_vbackend_refuses),
+        cmocka_unit_test(test_vbackend_import_raw), cmocka_unit_test(test_vbackend_qcow2),
+        cmocka_unit_test(test_vbackend_worker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,6 +58,7 @@ s_open(int64_t quota_volumes, int64_t quota_gigabytes)
     assert_int_equal(zn_sclient_attach(env->sc, env->loop), 0);
     zn_vbackend_opts_t bopts = {.driver = "file", .dir = env->dir, .format = "raw"};
     assert_int_equal(zn_vbackend_open(&env->backend, &bopts, &fault), 0);
+    assert_int_equal(zn_vbackend_attach(env->backend, env->loop), 0);
     zn_volops_opts_t opts = {.sc = env->sc,
                              .backend = env->backend,
                              .loop = env->loop,
