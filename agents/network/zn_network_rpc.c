@@ -262,6 +262,33 @@ s_bind_record(s_job_t *job, const char *port_id)
     return port;
 }
 
+static int s_apply_bind(void *apply_arg, void *record, zn_fault_t *fault);
+
+/* The device has its port on this network already (a retried bind, or a build rescheduled to
+ * another host): the same answer again, with the binding moved to the new host. */
+static int
+s_bind_again(s_job_t *job, zn_fault_t *fault)
+{
+    const zn_net_bind_req_t *req = &job->body.bind;
+    zn_net_port_t port;
+    int rc = zn_netdb_get(job->self->db, ZN_NETDB_PORT, req->port_id, &port, NULL, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    bool moved = req->host != NULL && req->host[0] != '\0' &&
+                 (port.host_id == NULL || strcmp(port.host_id, req->host) != 0);
+    if (!moved) {
+        s_answer_port(job, &port);
+    }
+    zn_netdb_release(ZN_NETDB_PORT, &port);
+    if (!moved) {
+        return 0;
+    }
+    rc = zn_netdb_update(job->self->db, &job->ctx, ZN_NETDB_PORT, req->port_id, s_apply_bind, job,
+                         s_on_bound, job, fault);
+    return rc == 0 ? ZN_DEFERRED : rc;
+}
+
 static int
 s_bind_new(s_job_t *job, zn_fault_t *fault)
 {
@@ -276,14 +303,8 @@ s_bind_new(s_job_t *job, zn_fault_t *fault)
     s_bind_port_id(req->device_id, job->net.id, port_id);
     zn_free(req->port_id);
     req->port_id = look.found != NULL ? look.found : zn_strdup(port_id);
-    if (look.found != NULL) { /* bound before: the same answer again */
-        zn_net_port_t port;
-        rc = zn_netdb_get(job->self->db, ZN_NETDB_PORT, req->port_id, &port, NULL, fault);
-        if (rc == 0) {
-            s_answer_port(job, &port);
-            zn_netdb_release(ZN_NETDB_PORT, &port);
-        }
-        return rc;
+    if (look.found != NULL) {
+        return s_bind_again(job, fault);
     }
     zn_net_port_t *port = s_bind_record(job, port_id);
     zn_netdb_port_req_t preq = {NULL, 0, false};

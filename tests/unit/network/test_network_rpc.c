@@ -191,12 +191,21 @@ test_network_rpc_example(void **state)
     assert_string_equal(again.port_id, port.port_id);
     assert_string_equal(again.fixed_ips[0].ip_address, "10.1.0.2");
     zn_schema_release(&zn_net_bind_reply_schema, &again);
+    /* Rescheduled to another host: the same port, bound there. */
+    char host2[] = "node2";
+    char device[] = "vm-example";
+    zn_net_bind_req_t moved = {.network_id = net_id, .device_id = device, .host = host2};
+    assert_int_equal(s_call(s, 0, s->admin, "port_bind", &zn_net_bind_req_schema, &moved,
+                            &zn_net_bind_reply_schema, &again),
+                     0);
+    assert_string_equal(again.port_id, port.port_id);
+    zn_schema_release(&zn_net_bind_reply_schema, &again);
 
     /* The REST API shows it, bound. */
     char *path = zn_asprintf("/v2.0/ports/%s", port.port_id);
     assert_int_equal(net_fixture_http(s->net[1], "GET", path, s->admin, NULL, s->body, 262144),
                      200);
-    assert_non_null(strstr(s->body, "\"binding:host_id\":\"node1\""));
+    assert_non_null(strstr(s->body, "\"binding:host_id\":\"node2\""));
     assert_non_null(strstr(s->body, "\"status\":\"ACTIVE\""));
 
     /* port_release deletes what port_bind made; twice is fine. */
