@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# timeout: 300
+# timeout: 420
 # The Ansible rollout, for real: Debian's ansible-playbook runs packaging/ansible/site.yml
 # against five hosts made on this machine (local connection, a directory tree per host, agents
 # bound to their own loopback address, started by the roles' supervisor mode since PID 1 is not
@@ -81,7 +81,12 @@ zinc_password_hash_cost: test
 zinc_store_election_timeout_ms: 300
 zinc_heartbeat_interval_ms: 300
 zinc_dead_after_ms: 1500
+zinc_compute_resources: {vcpus: 8, ram_mb: 8192, disk_gb: 100}
 VARS
+has() { [[ " ${agents[*]} " == *" $1 "* ]]; }
+if has network; then
+    printf 'zinc_networks: [{name: private, cidr: 10.20.0.0/24}]\n' >>"$inv/group_vars/zinc.yml"
+fi
 
 export ANSIBLE_CONFIG="$src/packaging/ansible/ansible.cfg"
 export ANSIBLE_LOCAL_TEMP="$work/ansible-tmp" ANSIBLE_REMOTE_TEMP="$work/ansible-tmp"
@@ -137,7 +142,7 @@ check "every controller has the same token keys" \
 check "agents bind their host's address" \
     grep -qx "admin_endpoint = tcp://127.0.0.12:7204" "$work/hosts/ctl2/etc/zinc/conductor.conf"
 
-if [[ " ${agents[*]} " == *" identity "* ]]; then
+if has identity; then
     # shellcheck disable=SC1091
     token_on() { # ADDRESS: a token from the identity agent there
         (. "$work/hosts/ctl1/etc/zinc/openrc" &&
@@ -147,6 +152,31 @@ if [[ " ${agents[*]} " == *" identity "* ]]; then
         check "identity on $h issues a token to the bootstrapped admin" \
             bash -c "$(declare -f token_on); work=$work; [ -n \"\$(token_on ${addr[$h]})\" ]"
     done
+fi
+
+# --- a server boots on the deployed cloud, through the openstack CLI ---------------------------
+os() { (. "$work/hosts/ctl1/etc/zinc/openrc" && openstack "$@") 2>>"$work/cli.err"; }
+if has network; then
+    check "the playbook made network private with its subnet" \
+        bash -c "$(declare -f os); work=$work; os subnet list -f value -c Name | grep -qx private-subnet"
+fi
+# Opt-in for now (ZN_ANSIBLE_BOOT=1): on three controllers `openstack image create --file` fails
+# when the image agent that took the POST is on a follower: its PUT of the bytes reads the local
+# replica before the new record reached it (404), and the bytes stay on that one controller.
+if [ -n "${ZN_ANSIBLE_BOOT:-}" ] && has api && has scheduler && has image; then
+    os flavor create --ram 256 --disk 1 --vcpus 1 m1.tiny >/dev/null
+    head -c 1048576 /dev/urandom >"$work/disk.raw"
+    check "image create (through identity and image on the controllers)" \
+        bash -c "$(declare -f os); work=$work; os image create --file $work/disk.raw --disk-format raw --container-format bare tiny >/dev/null"
+    started=$(date +%s%3N)
+    check "server create --wait" bash -c "$(declare -f os); work=$work; os server create --image tiny --flavor m1.tiny --wait vm1 -f json >$work/vm1.json"
+    echo "# server create --wait took $(($(date +%s%3N) - started)) ms"
+    check "the server is ACTIVE on one of the compute hosts" python3 -c "
+import json; d = json.load(open('$work/vm1.json'))
+assert d['status'] == 'ACTIVE' and d['OS-EXT-SRV-ATTR:host'] in ('cmp1', 'cmp2'), d"
+    tail -n 3 "$work/cli.err" 2>/dev/null | sed 's/^/#   /'
+else
+    echo "# SKIPPED the server boot (ZN_ANSIBLE_BOOT=1 runs it; see the comment above)"
 fi
 
 # --- second run: nothing to do ------------------------------------------------------------------
