@@ -64,7 +64,8 @@ static bool
 s_drained(void *arg)
 {
     zn_image_t *self = arg;
-    return self->writes == 0 && (self->rest == NULL || zn_rest_pending(self->rest) == 0);
+    return self->writes == 0 && (self->files == NULL || zn_imgfile_commits(self->files) == 0) &&
+           (self->rest == NULL || zn_rest_pending(self->rest) == 0);
 }
 
 static int
@@ -125,6 +126,7 @@ s_open_clients(zn_image_t *self, zn_fault_t *fault)
     zloop_t *loop = zn_agent_loop(self->agent);
     rc = rc == 0 ? zn_sclient_attach(self->sclient, loop) : rc;
     rc = rc == 0 ? zn_idclient_attach(self->idclient, loop) : rc;
+    rc = rc == 0 ? zn_imgfile_attach(self->files, loop) : rc;
     if (rc == 0) {
         self->db = zn_imgdb_new(self->sclient, cfg->write_timeout_ms);
     }

@@ -396,6 +396,7 @@ typedef struct s_upload {
     bool saving;          /* the store says saving (our write) */
     bool gone;            /* the client went away while a write was out */
     int saving_rc;        /* the "saving" write failed: the upload fails with this */
+    uint64_t size;        /* the bytes uploaded, once the body is in */
 } s_upload_t;
 
 static void
@@ -509,19 +510,11 @@ s_failed_code(const s_upload_t *up, int code, char *message, size_t cap)
     return code;
 }
 
-/* The body is in and the caller validated; the "saving" write (if any) has landed. */
+/* The file is in place (or the upload failed): record the image active with its checksums. */
 static void
-s_finish(s_upload_t *up)
+s_on_committed(void *arg, int rc, const char *location, const char *md5, const char *sha512)
 {
-    char md5[ZN_IMGFILE_MD5_HEX + 1];
-    char sha512[ZN_IMGFILE_SHA512_HEX + 1];
-    if (up->saving_rc != 0) {
-        s_upload_error(up, up->saving_rc, "the image changed before the upload began");
-        return;
-    }
-    zn_fault_t fault;
-    zn_fault_clear(&fault);
-    int rc = zn_imgfile_upload_commit(up->file, md5, sha512, &fault);
+    s_upload_t *up = arg;
     if (rc < 0) {
         char message[ZN_FAULT_MESSAGE_MAX];
         rc = s_failed_code(up, rc, message, sizeof(message));
@@ -531,11 +524,11 @@ s_finish(s_upload_t *up)
     zn_imgrec_t *rec = &up->rec;
     zn_str_free(&rec->status);
     rec->status = zn_strdup("active");
-    rec->size = (int64_t)zn_imgfile_upload_size(up->file);
+    rec->size = (int64_t)up->size;
     rec->checksum = zn_strdup(md5);
     rec->os_hash_algo = zn_strdup("sha512");
     rec->os_hash_value = zn_strdup(sha512);
-    rec->location = zn_strdup(zn_imgfile_upload_location(up->file));
+    rec->location = zn_strdup(location);
     rec->updated_ms = zn_clock_wall_ms();
     zn_ctx_t ctx;
     s_ctx(up->req, &ctx);
@@ -546,6 +539,21 @@ s_finish(s_upload_t *up)
         return;
     }
     up->self->writes++;
+}
+
+/* The body is in and the caller validated; the "saving" write (if any) has landed. */
+static void
+s_finish(s_upload_t *up)
+{
+    if (up->saving_rc != 0) {
+        s_upload_error(up, up->saving_rc, "the image changed before the upload began");
+        return;
+    }
+    up->size = zn_imgfile_upload_size(up->file);
+    int rc = zn_imgfile_upload_commit(up->self->files, &up->file, s_on_committed, up);
+    if (rc < 0) {
+        s_on_committed(up, rc, NULL, NULL, NULL);
+    }
 }
 
 static void

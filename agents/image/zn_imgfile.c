@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
@@ -24,7 +25,11 @@ struct zn_imgfile {
     char *dir;
     char *tmp_dir;
     bool fsync;
-    zactor_t *hasher; /* sha512 of each chunk, while the loop writes it and takes its md5 */
+    zactor_t *hasher;    /* sha512 of each chunk, while the loop writes it and takes its md5 */
+    zactor_t *committer; /* sync and rename of finished uploads */
+    zloop_t *loop;
+    zhashx_t *commits; /* sequence number -> upload being committed */
+    uint64_t next_seq;
 };
 
 struct zn_imgfile_upload {
@@ -37,6 +42,8 @@ struct zn_imgfile_upload {
     uint64_t max_bytes;
     int failed; /* the first error; every later write repeats it */
     bool committed;
+    zn_imgfile_commit_fn *fn; /* while committing */
+    void *arg;
     EVP_MD_CTX *md5;
     EVP_MD_CTX *sha512;
 };
@@ -69,6 +76,13 @@ s_check_id(const char *name)
         }
     }
     return 0;
+}
+
+static const char *
+s_location(const zn_imgfile_upload_t *self)
+{
+    const char *slash = strrchr(self->tmp_path, '/');
+    return slash != NULL ? slash + 1 : self->tmp_path;
 }
 
 static void
@@ -113,6 +127,41 @@ s_hasher(zsock_t *pipe, void *arg)
     }
 }
 
+/* The committer: sync (when asked) and rename one finished upload, answer its sequence number
+ * and result. It works on a descriptor and two paths, never on the loop's objects. */
+static void
+s_committer(zsock_t *pipe, void *arg)
+{
+    (void)arg;
+    zsock_signal(pipe, 0);
+    for (;;) {
+        char *command = NULL;
+        uint64_t seq = 0;
+        int fd = -1;
+        int sync = 0;
+        char *from = NULL;
+        char *to = NULL;
+        if (zsock_recv(pipe, "s8iiss", &command, &seq, &fd, &sync, &from, &to) < 0) {
+            break;
+        }
+        bool commit = command != NULL && strcmp(command, "COMMIT") == 0;
+        int rc = commit ? ZN_FAILPOINT("image.commit") : 0;
+        if (commit && rc == 0 && sync && fdatasync(fd) < 0) {
+            rc = -errno;
+        }
+        if (commit && rc == 0 && rename(from, to) < 0) {
+            rc = -errno;
+        }
+        zstr_free(&command);
+        zstr_free(&from);
+        zstr_free(&to);
+        if (!commit) {
+            break; /* $TERM */
+        }
+        (void)zsock_send(pipe, "s8i", "DONE", seq, rc);
+    }
+}
+
 int
 zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync, zn_fault_t *fault)
 {
@@ -129,6 +178,8 @@ zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync, zn_fault_t *fau
     }
     s_clear_tmp(self->tmp_dir);
     self->hasher = zactor_new(s_hasher, NULL);
+    self->committer = zactor_new(s_committer, NULL);
+    self->commits = zhashx_new();
     *out = self;
     return 0;
 }
@@ -140,7 +191,20 @@ zn_imgfile_destroy(zn_imgfile_t **self_p)
     if (self == NULL) {
         return;
     }
+    if (self->loop != NULL) {
+        zloop_reader_end(self->loop, zactor_sock(self->committer));
+    }
+    zactor_destroy(&self->committer); /* waits for a commit in progress */
     zactor_destroy(&self->hasher);
+    zn_imgfile_upload_t *up = NULL;
+    while (self->commits != NULL && (up = zhashx_first(self->commits)) != NULL) {
+        zhashx_delete(self->commits, zhashx_cursor(self->commits));
+        char *path = zn_asprintf("%s/%s", self->dir, s_location(up));
+        (void)unlink(path); /* renamed or not, nobody will point at it */
+        zn_free(path);
+        zn_imgfile_upload_destroy(&up);
+    }
+    zhashx_destroy(&self->commits);
     zn_free(self->dir);
     zn_free(self->tmp_dir);
     zn_free(self);
@@ -305,39 +369,79 @@ s_hex(EVP_MD_CTX *ctx, char *out)
     out[(size_t)2 * len] = '\0';
 }
 
-int
-zn_imgfile_upload_commit(zn_imgfile_upload_t *self, char md5[ZN_IMGFILE_MD5_HEX + 1],
-                         char sha512[ZN_IMGFILE_SHA512_HEX + 1], zn_fault_t *fault)
+static int
+s_on_committed(zloop_t *loop, zsock_t *reader, void *arg)
 {
-    ZN_ASSERT(!self->committed && self->fd >= 0);
-    if (self->failed != 0) {
-        return zn_fault_set(fault, self->failed, "the upload failed: %s",
-                            zn_strerror(self->failed));
+    (void)loop;
+    zn_imgfile_t *self = arg;
+    char *command = NULL;
+    uint64_t seq = 0;
+    int rc = 0;
+    if (zsock_recv(reader, "s8i", &command, &seq, &rc) < 0) {
+        return 0;
     }
-    int rc = ZN_FAILPOINT("image.commit");
-    if (rc == 0 && self->store->fsync && fdatasync(self->fd) < 0) {
-        rc = -errno;
+    zstr_free(&command);
+    char key[24];
+    (void)snprintf(key, sizeof(key), "%" PRIu64, seq);
+    zn_imgfile_upload_t *up = zhashx_lookup(self->commits, key);
+    if (up == NULL) {
+        return 0;
     }
-    char *path = zn_asprintf("%s/%s", self->store->dir, zn_imgfile_upload_location(self));
-    if (rc == 0 && rename(self->tmp_path, path) < 0) {
-        rc = -errno;
+    zhashx_delete(self->commits, key);
+    char md5[ZN_IMGFILE_MD5_HEX + 1] = "";
+    char sha512[ZN_IMGFILE_SHA512_HEX + 1] = "";
+    if (rc == 0) {
+        up->committed = true;
+        s_hex(up->md5, md5);
+        s_hex(up->sha512, sha512);
     }
-    zn_free(path);
-    if (rc < 0) {
-        self->failed = rc;
-        return zn_fault_set(fault, rc, "image store: cannot keep the upload: %s", zn_strerror(rc));
-    }
-    self->committed = true;
-    s_hex(self->md5, md5);
-    s_hex(self->sha512, sha512);
+    up->fn(up->arg, rc, s_location(up), md5, sha512);
+    zn_imgfile_upload_destroy(&up);
     return 0;
 }
 
-const char *
-zn_imgfile_upload_location(const zn_imgfile_upload_t *self)
+int
+zn_imgfile_attach(zn_imgfile_t *self, zloop_t *loop)
 {
-    const char *slash = strrchr(self->tmp_path, '/');
-    return slash != NULL ? slash + 1 : self->tmp_path;
+    if (self->loop != NULL ||
+        zloop_reader(loop, zactor_sock(self->committer), s_on_committed, self) != 0) {
+        return -EINVAL;
+    }
+    self->loop = loop;
+    return 0;
+}
+
+int
+zn_imgfile_upload_commit(zn_imgfile_t *self, zn_imgfile_upload_t **up_p, zn_imgfile_commit_fn *fn,
+                         void *arg)
+{
+    zn_imgfile_upload_t *up = *up_p;
+    *up_p = NULL;
+    ZN_ASSERT(!up->committed && up->fd >= 0 && self->loop != NULL);
+    int rc = up->failed;
+    uint64_t seq = ++self->next_seq;
+    char *to = zn_asprintf("%s/%s", self->dir, s_location(up));
+    if (rc == 0 && zsock_send(self->committer, "s8iiss", "COMMIT", seq, up->fd, self->fsync ? 1 : 0,
+                              up->tmp_path, to) < 0) {
+        rc = -EIO;
+    }
+    zn_free(to);
+    if (rc < 0) {
+        zn_imgfile_upload_destroy(&up);
+        return rc;
+    }
+    up->fn = fn;
+    up->arg = arg;
+    char key[24];
+    (void)snprintf(key, sizeof(key), "%" PRIu64, seq);
+    (void)zhashx_insert(self->commits, key, up); /* sequence numbers are unique */
+    return 0;
+}
+
+size_t
+zn_imgfile_commits(const zn_imgfile_t *self)
+{
+    return zhashx_size(self->commits);
 }
 
 void

@@ -4,15 +4,17 @@
  * DIR/tmp/ID.XXXXXX while computing the md5 `checksum` and the sha512 `os_hash_value`, and
  * renamed into place only when complete, so that an interrupted or refused upload leaves no
  * partial file in the store. Each upload has a name of its own: two racing uploads of one image
- * never write over each other, and the loser (whose record write fails) removes its file. Loop
- * thread (writes go to the page cache in the chunks HTTP delivers; zn_imgfile_upload_commit's fsync
- * is the one long call). */
+ * never write over each other, and the loser (whose record write fails) removes its file.
+ * Loop thread. Writes go to the page cache in the chunks HTTP delivers (a hasher thread takes the
+ * sha512 of each chunk meanwhile); the sync and rename at the end run on a committer thread. */
 #ifndef ZN_IMGFILE_H
 #define ZN_IMGFILE_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <czmq.h>
 
 #include "zn_err.h"
 
@@ -27,7 +29,12 @@ typedef struct zn_imgfile zn_imgfile_t;
 ZN_MUST_CHECK int zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync,
                                   zn_fault_t *fault);
 
+/* Stop the threads and free. Commits still in flight are dropped: their callbacks never run and
+ * their files are removed. No-op on NULL. */
 void zn_imgfile_destroy(zn_imgfile_t **self_p);
+
+/* Receive the committer's answers on LOOP. Returns 0 or -EINVAL. Once, before any commit. */
+ZN_MUST_CHECK int zn_imgfile_attach(zn_imgfile_t *self, zloop_t *loop);
 
 /* Open the file at LOCATION for reading: the descriptor (O_CLOEXEC) or a negative errno
  * (-ENOENT, also for a LOCATION that is not one of ours). */
@@ -56,16 +63,20 @@ ZN_MUST_CHECK int zn_imgfile_upload_write(zn_imgfile_upload_t *self, const void 
 /* Bytes written so far. */
 uint64_t zn_imgfile_upload_size(const zn_imgfile_upload_t *self);
 
-/* Finish: sync (per the store's setting) and rename the temporary file into the store;
- * MD5 and SHA512 get the hex digests (33 and 129 bytes). Returns 0 or a negative errno (the
- * temporary file is then removed). The upload is spent either way: destroy it. */
-ZN_MUST_CHECK int zn_imgfile_upload_commit(zn_imgfile_upload_t *self,
-                                           char md5[ZN_IMGFILE_MD5_HEX + 1],
-                                           char sha512[ZN_IMGFILE_SHA512_HEX + 1],
-                                           zn_fault_t *fault);
+/* A commit ended: RC 0 with the file in place at LOCATION and its digests in hex (all borrowed
+ * for the call), or a negative errno (ZN_ETOOBIG past max_bytes, a write's error, the sync's or
+ * rename's) with nothing left behind. */
+typedef void(zn_imgfile_commit_fn)(void *arg, int rc, const char *location, const char *md5,
+                                   const char *sha512);
 
-/* The upload's location ("ID.XXXXXX"), for the image record. Borrowed from SELF. */
-const char *zn_imgfile_upload_location(const zn_imgfile_upload_t *self);
+/* Finish *UP_P (a sink: the store takes it): sync it (per the store's setting) and rename it
+ * into the store off the loop, then call FN with ARG on the loop. Returns 0, or a negative
+ * errno when nothing was started (the upload is freed and FN never runs). */
+ZN_MUST_CHECK int zn_imgfile_upload_commit(zn_imgfile_t *self, zn_imgfile_upload_t **up_p,
+                                           zn_imgfile_commit_fn *fn, void *arg);
+
+/* Commits in flight. */
+size_t zn_imgfile_commits(const zn_imgfile_t *self);
 
 /* Free; an upload not committed has its temporary file removed. No-op on NULL. */
 void zn_imgfile_upload_destroy(zn_imgfile_upload_t **self_p);
