@@ -14,14 +14,14 @@
 
 #include "cond_fixture.h"
 #include "id_fixture.h"
-#include "img_fixture.h"
 #include "zn_mem.h"
 #include "zn_volume.h"
 
 struct vol_fixture {
     cond_fixture_t *cond;
     id_fixture_t *id;
-    img_fixture_t *img;
+    vol_fixture_extra_fn *extra_stop;
+    void *extra;
     char *dir;
     zn_volume_cfg_t cfg;
     zactor_t *actor;
@@ -75,11 +75,6 @@ s_configure(vol_fixture_t *fix, const char *const *settings)
         s_set(fix, sets[i]);
         zn_str_free(&sets[i]);
     }
-    if (fix->img != NULL) {
-        char *image = zn_asprintf("peers.image_call=%s", img_fixture_call(fix->img));
-        s_set(fix, image);
-        zn_str_free(&image);
-    }
     for (size_t i = 0; settings != NULL && settings[i] != NULL; i++) {
         s_set(fix, settings[i]);
     }
@@ -113,8 +108,8 @@ s_login(vol_fixture_t *fix, const char *user, const char *password, const char *
     json_decref(json);
 }
 
-static vol_fixture_t *
-s_start(const char *const *settings, bool image)
+vol_fixture_t *
+vol_fixture_new(void)
 {
     vol_fixture_t *fix = zn_calloc(1, sizeof(*fix));
     fix->dir = zn_strdup("/tmp/zn-volume.XXXXXX");
@@ -123,12 +118,12 @@ s_start(const char *const *settings, bool image)
     }
     fix->cond = cond_fixture_start(NULL);
     fix->id = id_fixture_start("test");
-    if (image) {
-        const char *const image_settings[] = {"agent.log_level=warn", NULL};
-        fix->img =
-            img_fixture_start(cond_fixture_call(fix->cond), cond_fixture_store_dir(fix->cond),
-                              id_fixture_call_endpoint(fix->id), image_settings);
-    }
+    return fix;
+}
+
+void
+vol_fixture_run(vol_fixture_t *fix, const char *const *settings)
+{
     s_configure(fix, settings);
     fix->actor = zactor_new(s_actor, fix);
     int port = 0;
@@ -138,25 +133,45 @@ s_start(const char *const *settings, bool image)
     fix->port = (uint16_t)port;
     s_login(fix, "admin", "secret", "admin", fix->admin_token, sizeof(fix->admin_token),
             fix->admin_project);
-    return fix;
 }
 
 vol_fixture_t *
 vol_fixture_start(const char *const *settings)
 {
-    return s_start(settings, false);
+    vol_fixture_t *fix = vol_fixture_new();
+    vol_fixture_run(fix, settings);
+    return fix;
 }
 
-vol_fixture_t *
-vol_fixture_start_image(const char *const *settings)
+void
+vol_fixture_set_extra(vol_fixture_t *fix, void *extra, vol_fixture_extra_fn *stop)
 {
-    return s_start(settings, true);
+    fix->extra = extra;
+    fix->extra_stop = stop;
 }
 
-uint16_t
-vol_fixture_image_port(const vol_fixture_t *fix)
+void *
+vol_fixture_extra(const vol_fixture_t *fix)
 {
-    return fix->img != NULL ? img_fixture_http_port(fix->img) : 0;
+    return fix->extra;
+}
+
+const char *
+vol_fixture_conductor_call(const vol_fixture_t *fix)
+{
+    return cond_fixture_call(fix->cond);
+}
+
+const char *
+vol_fixture_store_dir(const vol_fixture_t *fix)
+{
+    return cond_fixture_store_dir(fix->cond);
+}
+
+const char *
+vol_fixture_identity_call(const vol_fixture_t *fix)
+{
+    return id_fixture_call_endpoint(fix->id);
 }
 
 void
@@ -169,7 +184,9 @@ vol_fixture_stop(vol_fixture_t **fix_p)
     zactor_destroy(&fix->actor);
     zstr_free(&fix->call);
     zn_cfg_release(&fix->cfg, zn_volume_options);
-    img_fixture_stop(&fix->img);
+    if (fix->extra_stop != NULL) {
+        fix->extra_stop(fix->extra);
+    }
     id_fixture_stop(&fix->id);
     cond_fixture_stop(&fix->cond);
     char *cmd = zn_asprintf("rm -rf '%s'", fix->dir);

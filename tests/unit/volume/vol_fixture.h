@@ -17,13 +17,28 @@ typedef struct vol_fixture vol_fixture_t;
  * fixture's own. Aborts on failure. */
 vol_fixture_t *vol_fixture_start(const char *const *settings);
 
-/* The same with a real zinc-image beside them (img_fixture), the volume agent's [peers]
- * image_call pointing at it. */
-vol_fixture_t *vol_fixture_start_image(const char *const *settings);
-
 void vol_fixture_stop(vol_fixture_t **fix_p);
 
-/* The image agent's REST port (0 without one). */
+/* In two steps, to start more agents between them (vol_fixture_image.c): conductor and
+ * identity, then the volume agent with SETTINGS. */
+vol_fixture_t *vol_fixture_new(void);
+void vol_fixture_run(vol_fixture_t *fix, const char *const *settings);
+
+const char *vol_fixture_conductor_call(const vol_fixture_t *fix);
+const char *vol_fixture_store_dir(const vol_fixture_t *fix);
+const char *vol_fixture_identity_call(const vol_fixture_t *fix);
+
+/* Something more the fixture runs: STOP(EXTRA) runs in vol_fixture_stop after the volume
+ * agent stopped and before identity and conductor do. */
+typedef void(vol_fixture_extra_fn)(void *extra);
+void vol_fixture_set_extra(vol_fixture_t *fix, void *extra, vol_fixture_extra_fn *stop);
+void *vol_fixture_extra(const vol_fixture_t *fix);
+
+/* With a real zinc-image beside them (img_fixture; vol_fixture_image.c, library
+ * zn_volume_image_fixture), the volume agent's [peers] image_call pointing at it. */
+vol_fixture_t *vol_fixture_start_image(const char *const *settings);
+
+/* That image agent's REST port. */
 uint16_t vol_fixture_image_port(const vol_fixture_t *fix);
 
 /* The volume agent's REST port and call endpoint; identity's REST port. */
