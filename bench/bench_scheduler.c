@@ -161,7 +161,7 @@ s_decide_rate(int count, bool pack, int64_t *failures)
             continue;
         }
         if (zn_sched_hosts_reserve(hosts, pick.hosts[0], &req, &claim) == 0) {
-            zn_sched_hosts_settle(hosts, pick.hosts[0], &req, true);
+            zn_sched_hosts_settle(hosts, pick.hosts[0], true);
         }
     }
     double elapsed_s = (double)(zn_clock_mono_us() - start) / 1e6;
@@ -254,8 +254,9 @@ s_client(const char *endpoint, zloop_t *loop)
     return client;
 }
 
+/* COUNT hosts in the store; a handful are made huge, so that they take every request. */
 static void
-s_store_hosts(const cond_fixture_t *fix)
+s_store_hosts(const cond_fixture_t *fix, int count)
 {
     zn_sclient_opts_t sopts = {.data_dir = cond_fixture_store_dir(fix),
                                .conductor_call = cond_fixture_call(fix)};
@@ -264,12 +265,17 @@ s_store_hosts(const cond_fixture_t *fix)
     if (zn_sclient_open(&sc, &sopts, &fault) < 0) {
         exit(1);
     }
-    for (int first = 0; first < S_RACE_HOSTS; first += 1000) {
+    for (int first = 0; first < count; first += 1000) {
         zn_batch_t *batch = zn_batch_new();
-        for (int i = first; i < first + 1000; i++) {
+        for (int i = first; i < first + 1000 && i < count; i++) {
             char name[32];
             zn_cell_host_t h = s_sim_host(i, name, sizeof(name));
             h.disabled = false;
+            if (count < 100) {
+                h.vcpus = 1000000;
+                h.ram_mb = (int64_t)1 << 40;
+                h.disk_gb = (int64_t)1 << 30;
+            }
             if (zn_sclient_put(batch, ZN_TABLE_HOSTS, name, &zn_cell_host_schema, &h,
                                ZN_BATCH_GEN_ANY) < 0) {
                 exit(1);
@@ -339,6 +345,7 @@ struct s_race {
     zn_client_t *const *clients;
     zn_pack_t *pack;
     int rep;
+    bool zones; /* half the requests pinned to a zone (not with a handful of hosts) */
     int sent;
     int answered;
     int placed;
@@ -368,7 +375,7 @@ s_race_send(s_lane_t *lane)
     zn_pack_str(pack, "disk_gb");
     zn_pack_i64(pack, 20);
     zn_pack_str(pack, "availability_zone");
-    zn_pack_str(pack, i % 2 == 0 ? s_zones[i % 3] : NULL);
+    zn_pack_str(pack, i % 2 == 0 && race->zones ? s_zones[i % 3] : NULL);
     zn_ctx_t ctx;
     memset(&ctx, 0, sizeof(ctx));
     if (zn_client_call(race->clients[lane->scheduler], "select_destinations", &ctx,
@@ -403,9 +410,9 @@ s_race_done(zloop_t *loop, int timer_id, void *arg)
 /* One repetition: S_RACE_CALLS requests shared by the two schedulers. Returns committed claims
  * per second. */
 static double
-s_race_once(zn_client_t *const *clients, zloop_t *loop, int rep)
+s_race_once(zn_client_t *const *clients, zloop_t *loop, int rep, bool zones)
 {
-    s_race_t race = {.clients = clients, .pack = zn_pack_new(), .rep = rep};
+    s_race_t race = {.clients = clients, .pack = zn_pack_new(), .rep = rep, .zones = zones};
     int64_t start = zn_clock_mono_us();
     for (int lane = 0; lane < 2; lane++) {
         race.lanes[lane] = (s_lane_t){&race, lane};
@@ -427,40 +434,45 @@ s_race_once(zn_client_t *const *clients, zloop_t *loop, int rep)
     return race.placed / elapsed_s;
 }
 
-/* Two schedulers on one conductor and store, with shares (partition 0/2 and 1/2) or without:
- * claims per second and the conflict share. */
+/* SCHEDULERS (1 or 2) on one conductor and store with HOST_COUNT hosts, with shares
+ * (partition 0/2 and 1/2) or without: claims per second and the conflict share. */
 static double
-s_race(bool shares)
+s_race(int schedulers, int host_count, bool shares)
 {
     cond_fixture_t *fix = cond_fixture_start(NULL);
-    s_store_hosts(fix);
+    s_store_hosts(fix, host_count);
     s_sched_t scheds[2];
     memset(scheds, 0, sizeof(scheds));
     zloop_t *loop = zloop_new();
     zn_client_t *clients[2];
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < schedulers; i++) {
         s_sched_start(&scheds[i], fix, !shares ? "" : i == 0 ? "0/2" : "1/2");
         clients[i] = s_client(scheds[i].call, loop);
     }
+    if (schedulers == 1) {
+        clients[1] = clients[0]; /* both lanes on the one scheduler */
+    }
     s_stats_t stats = {.count = S_RACE_REPS};
     for (int rep = 0; rep < S_RACE_REPS; rep++) {
-        stats.v[rep] = s_race_once(clients, loop, rep);
+        stats.v[rep] = s_race_once(clients, loop, rep, host_count >= 100);
     }
-    const char *label = shares ? "shares 0/2 1/2" : "no shares";
+    char label[64];
+    (void)snprintf(label, sizeof(label), "%d scheduler%s%s, %d hosts", schedulers,
+                   schedulers > 1 ? "s" : "", shares ? " (shares)" : "", host_count);
     char what[96];
-    (void)snprintf(what, sizeof(what), "2 schedulers (%s), 10k hosts: claims/s", label);
+    (void)snprintf(what, sizeof(what), "%s: claims/s", label);
     (void)s_report(what, &stats);
     uint64_t claims = 0;
     uint64_t conflicts = 0;
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < schedulers; i++) {
         claims += s_admin_counter(scheds[i].admin, "claims");
         conflicts += s_admin_counter(scheds[i].admin, "conflicts");
     }
     double pct =
         claims + conflicts > 0 ? 100.0 * (double)conflicts / (double)(claims + conflicts) : 0.0;
-    printf("scheduler: 2 schedulers (%s): %llu claims, %llu conflicts (%.2f%% of claims sent)\n",
-           label, (unsigned long long)claims, (unsigned long long)conflicts, pct);
-    for (int i = 0; i < 2; i++) {
+    printf("scheduler: %s: %llu claims, %llu conflicts (%.2f%% of claims sent)\n", label,
+           (unsigned long long)claims, (unsigned long long)conflicts, pct);
+    for (int i = 0; i < schedulers; i++) {
         zn_client_destroy(&clients[i]);
         s_sched_stop(&scheds[i]);
     }
@@ -495,8 +507,9 @@ main(void)
                    (long long)failures);
         }
     }
-    (void)s_race(false);
-    double conflicts_pct = s_race(true);
+    (void)s_race(1, 2, false); /* many requests per host: claims share batches */
+    (void)s_race(2, S_RACE_HOSTS, false);
+    double conflicts_pct = s_race(2, S_RACE_HOSTS, true);
     printf("scheduler: decisions_per_s_10k=%.0f conflicts_pct=%.2f\n", median_10k, conflicts_pct);
     return 0;
 }

@@ -282,7 +282,7 @@ zn_sched_hosts_set_usage(zn_sched_hosts_t *self, const char *host, const zn_cell
                          uint64_t gen)
 {
     zn__sched_host_t *h = s_find(self, host);
-    if (h == NULL || h->busy || gen <= h->usage_gen) {
+    if (h == NULL || h->busy || h->open || gen <= h->usage_gen) {
         return false;
     }
     s_take_usage(self, h, usage, gen);
@@ -294,7 +294,7 @@ zn_sched_hosts_reset_usage(zn_sched_hosts_t *self, const char *host, const zn_ce
                            uint64_t gen)
 {
     zn__sched_host_t *h = s_find(self, host);
-    if (h == NULL || h->busy) {
+    if (h == NULL || h->busy || h->open) {
         return false;
     }
     s_take_usage(self, h, usage, gen);
@@ -719,6 +719,7 @@ zn_sched_hosts_select(zn_sched_hosts_t *self, const zn_sched_request_t *req, zn_
     return s_select_as(self, req, group, out, fault);
 }
 
+/* Add SIGN times REQ to H's usage and to what its current batch adds. */
 static void
 s_add_usage(zn__sched_host_t *h, const zn_sched_request_t *req, int64_t sign)
 {
@@ -726,6 +727,10 @@ s_add_usage(zn__sched_host_t *h, const zn_sched_request_t *req, int64_t sign)
     h->used_ram_mb += sign * req->ram_mb;
     h->used_disk_gb += sign * req->disk_gb;
     h->instances += sign;
+    h->pend_vcpus += sign * req->vcpus;
+    h->pend_ram_mb += sign * req->ram_mb;
+    h->pend_disk_gb += sign * req->disk_gb;
+    h->pend_instances += sign;
 }
 
 int
@@ -740,8 +745,8 @@ zn_sched_hosts_reserve(zn_sched_hosts_t *self, const char *host, const zn_sched_
         return -EBUSY;
     }
     s_unplace(self, h);
+    h->open = true;
     s_add_usage(h, req, 1);
-    h->busy = true;
     s_place(self, h);
     *out = (zn_sched_claim_t){
         .vcpus_used = h->used_vcpus,
@@ -753,20 +758,42 @@ zn_sched_hosts_reserve(zn_sched_hosts_t *self, const char *host, const zn_sched_
     return 0;
 }
 
-void
-zn_sched_hosts_settle(zn_sched_hosts_t *self, const char *host, const zn_sched_request_t *req,
-                      bool committed)
+int
+zn_sched_hosts_seal(zn_sched_hosts_t *self, const char *host)
 {
     zn__sched_host_t *h = s_find(self, host);
-    if (h == NULL || !h->busy) {
+    if (h == NULL) {
+        return -ENOENT;
+    }
+    if (!h->open) {
+        return -EINVAL;
+    }
+    h->open = false;
+    h->busy = true;
+    return 0;
+}
+
+void
+zn_sched_hosts_settle(zn_sched_hosts_t *self, const char *host, bool committed)
+{
+    zn__sched_host_t *h = s_find(self, host);
+    if (h == NULL || (!h->busy && !h->open)) {
         return;
     }
     h->busy = false;
+    h->open = false;
     if (committed) {
         h->usage_gen++; /* the store's put made generation expect_gen + 1 */
-        return;
+    } else {
+        s_unplace(self, h);
+        h->used_vcpus -= h->pend_vcpus;
+        h->used_ram_mb -= h->pend_ram_mb;
+        h->used_disk_gb -= h->pend_disk_gb;
+        h->instances -= h->pend_instances;
+        s_place(self, h);
     }
-    s_unplace(self, h);
-    s_add_usage(h, req, -1);
-    s_place(self, h);
+    h->pend_vcpus = 0;
+    h->pend_ram_mb = 0;
+    h->pend_disk_gb = 0;
+    h->pend_instances = 0;
 }

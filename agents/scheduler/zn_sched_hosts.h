@@ -107,8 +107,8 @@ ZN_MUST_CHECK int zn_sched_hosts_update(zn_sched_hosts_t *self, const zn_cell_ho
 void zn_sched_hosts_remove(zn_sched_hosts_t *self, const char *host);
 
 /* The host's usage record (NULL: none) at generation GEN, from a periodic refresh: taken only
- * when GEN is newer than the one known and no claim of ours is in flight there (a lagging
- * replica must not undo what our own claims taught us). Returns true when it was taken;
+ * when GEN is newer than the one known and no batch of ours is gathering or in flight there (a
+ * lagging replica must not undo what our own claims taught us). Returns true when it was taken;
  * false also for an unknown host. */
 bool zn_sched_hosts_set_usage(zn_sched_hosts_t *self, const char *host,
                               const zn_cell_usage_t *usage, uint64_t gen);
@@ -153,18 +153,25 @@ void zn_sched_hosts_partition(const zn_sched_hosts_t *self, size_t *index, size_
 ZN_MUST_CHECK int zn_sched_hosts_select(zn_sched_hosts_t *self, const zn_sched_request_t *req,
                                         zn_sched_pick_t *out, zn_fault_t *fault);
 
-/* Count REQ's resources on HOST in memory and mark it busy until zn_sched_hosts_settle: *out
- * gets the usage record to write and the generation to condition it on. Returns 0, -ENOENT
- * (unknown host) or -EBUSY (a claim is already in flight there: one at a time per host, because
- * a second one's totals would rest on the first's unconfirmed ones). */
+/* Count REQ's resources on HOST in memory and add them to the batch of claims gathered for it:
+ * *out gets the usage record that batch writes (the host's totals with every claim gathered so
+ * far) and the generation to condition it on. Several requests may gather on one host until
+ * zn_sched_hosts_seal: their claims then go in one store batch, so a host takes many claims
+ * per commit. Returns 0, -ENOENT (unknown host) or -EBUSY (a batch is in flight there: only
+ * one at a time per host, because a second one's totals would rest on the first's unconfirmed
+ * ones, and would be wrong if the first failed and another writer moved the generation by
+ * one). */
 ZN_MUST_CHECK int zn_sched_hosts_reserve(zn_sched_hosts_t *self, const char *host,
                                          const zn_sched_request_t *req, zn_sched_claim_t *out);
 
-/* The claim reserved on HOST for REQ ended: committed (COMMITTED true: the usage is now at
- * expect_gen + 1) or not (the reservation is taken back; the caller should re-read the host's
- * usage and zn_sched_hosts_reset_usage it, since a failed claim means our view was stale).
- * Unknown hosts are ignored. */
-void zn_sched_hosts_settle(zn_sched_hosts_t *self, const char *host, const zn_sched_request_t *req,
-                           bool committed);
+/* The gathered batch of HOST is sent: the host is passed over (busy) until it settles.
+ * Returns 0, -ENOENT, or -EINVAL when nothing was gathered there. */
+ZN_MUST_CHECK int zn_sched_hosts_seal(zn_sched_hosts_t *self, const char *host);
+
+/* HOST's batch (sealed, or gathered and never sent) ended: committed (COMMITTED true: the usage
+ * is now at expect_gen + 1) or not (everything it reserved is taken back; the caller should
+ * re-read the host's usage and zn_sched_hosts_reset_usage it, since a failed claim means our
+ * view was stale). Unknown or idle hosts are ignored. */
+void zn_sched_hosts_settle(zn_sched_hosts_t *self, const char *host, bool committed);
 
 #endif

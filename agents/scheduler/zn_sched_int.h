@@ -29,7 +29,12 @@ struct zn__sched_host {
     uint64_t usage_gen;
     bool disabled;
     bool alive;
-    bool busy;    /* a claim of ours is in flight */
+    bool open;          /* claims are being gathered into one batch for this host (not sent yet) */
+    bool busy;          /* that batch is in flight: the host is passed over until it settles */
+    int64_t pend_vcpus; /* what the open or in-flight batch adds (given back if it fails) */
+    int64_t pend_ram_mb;
+    int64_t pend_disk_gb;
+    int64_t pend_instances;
     bool in_tree; /* enabled and alive: a candidate */
     bool ours;    /* in this scheduler's share (zn_sched_policy_t partition) */
     size_t slot;  /* index in the dense array */

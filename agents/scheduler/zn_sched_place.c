@@ -20,7 +20,9 @@
 #define S_HOST_MAX       255
 #define S_HINTS_MAX      64
 #define S_ALTERNATES_DEF 2
-#define S_DUPLICATES_MAX 4 /* further calls for an instance being placed, answered together */
+#define S_DUPLICATES_MAX 4  /* further calls for an instance being placed, answered together */
+#define S_GROUP_MAX      64 /* claims on one host in one store batch */
+#define S_WAKE_MISSES    16 /* see s_wake */
 
 /* ---- the request body (docs/flow.md) ------------------------------------------------------ */
 
@@ -102,9 +104,21 @@ struct s_op {
     s_op_t *next_waiting;
 };
 
+/* The claims gathered on one host, sent as one batch: the host's new totals once, then a claim
+ * record per request. */
+typedef struct s_group {
+    zn_sched_place_t *owner;
+    char host[S_HOST_MAX + 1];
+    s_op_t *ops[S_GROUP_MAX];
+    size_t count;
+    zn_sched_claim_t claim; /* the totals with every request gathered */
+} s_group_t;
+
 struct zn_sched_place {
     zn_sched_place_opts_t opts;
     zhashx_t *by_instance; /* instance id -> s_op_t, every request in flight */
+    zhashx_t *open;        /* host -> s_group_t still gathering (only inside a gather section) */
+    int gathering;         /* nesting depth of gather sections */
     s_op_t *waiting_head;  /* requests that only busy hosts could take, oldest first */
     s_op_t *waiting_tail;
     int64_t last_refresh_ms;
@@ -123,6 +137,7 @@ zn_sched_place_new(const zn_sched_place_opts_t *opts)
         self->opts.claim_attempts = 1;
     }
     self->by_instance = zhashx_new();
+    self->open = zhashx_new();
     self->pack = zn_pack_new();
     self->batch = zn_batch_new();
     return self;
@@ -197,6 +212,7 @@ zn_sched_place_destroy(zn_sched_place_t **self_p)
         s_op_free(op);
     }
     zhashx_destroy(&self->by_instance);
+    zhashx_destroy(&self->open); /* empty: groups never outlive a gather section */
     zn_pack_destroy(&self->pack);
     zn_batch_destroy(&self->batch);
     zn_free(self);
@@ -382,7 +398,14 @@ s_read_state(s_op_t *op, char claimed_host[S_HOST_MAX + 1], zn_fault_t *fault)
 
 /* ---- deciding and claiming ---------------------------------------------------------------- */
 
-static void s_attempt(s_op_t *op);
+/* Where an attempt left its request. */
+typedef enum {
+    S_CLAIMING, /* a claim is on its way to the store */
+    S_WAITING,  /* only busy hosts would do: back in the waiting line */
+    S_ANSWERED, /* answered (a host, or an error) and freed */
+} s_state_t;
+
+static s_state_t s_attempt(s_op_t *op);
 
 static void
 s_wait(s_op_t *op)
@@ -398,18 +421,30 @@ s_wait(s_op_t *op)
     self->counts.waiting++;
 }
 
-/* A host settled: the requests that waited for one decide again, in arrival order. */
+/* A host settled: waiting requests decide again in arrival order, each at most once, until
+ * S_WAKE_MISSES in a row had to wait again after one found a host (the freed room is likely
+ * taken). Waking all of them every time would cost waiting x settles decisions when many
+ * requests share few hosts; stopping at the first miss would leave the freed host's batch
+ * small when the line mixes requests for different hosts. Called inside a gather section, so
+ * the requests that pick the same host share a batch. */
 static void
 s_wake(zn_sched_place_t *self)
 {
-    s_op_t *op = self->waiting_head;
-    self->waiting_head = NULL;
-    self->waiting_tail = NULL;
-    self->counts.waiting = 0;
-    while (op != NULL) {
-        s_op_t *next = op->next_waiting;
-        s_attempt(op);
-        op = next;
+    bool placed = false;
+    int misses = 0;
+    for (uint64_t turns = self->counts.waiting; turns > 0 && self->waiting_head != NULL; turns--) {
+        s_op_t *op = self->waiting_head;
+        self->waiting_head = op->next_waiting;
+        if (self->waiting_head == NULL) {
+            self->waiting_tail = NULL;
+        }
+        self->counts.waiting--;
+        s_state_t state = s_attempt(op);
+        misses = state == S_WAITING ? misses + 1 : 0;
+        placed = placed || state == S_CLAIMING;
+        if (placed && misses >= S_WAKE_MISSES) {
+            return;
+        }
     }
 }
 
@@ -428,38 +463,91 @@ s_keep_pick(s_op_t *op, const zn_sched_pick_t *pick)
 }
 
 static int
-s_claim_batch(s_op_t *op, const zn_sched_claim_t *claim)
+s_group_batch(s_group_t *group)
 {
-    zn_batch_t *batch = op->owner->batch;
+    zn_batch_t *batch = group->owner->batch;
     zn_batch_reset(batch);
     zn_cell_usage_t usage = {
-        .host = op->host,
-        .vcpus_used = claim->vcpus_used,
-        .ram_mb_used = claim->ram_mb_used,
-        .disk_gb_used = claim->disk_gb_used,
-        .instances = claim->instances,
+        .host = group->host,
+        .vcpus_used = group->claim.vcpus_used,
+        .ram_mb_used = group->claim.ram_mb_used,
+        .disk_gb_used = group->claim.disk_gb_used,
+        .instances = group->claim.instances,
     };
-    int rc = zn_sclient_put(batch, ZN_TABLE_HOST_USAGE, op->host, &zn_cell_usage_schema, &usage,
-                            claim->expect_gen);
-    zn_cell_claim_t record = {
-        .instance_id = op->body.instance_id,
-        .host = op->host,
-        .project_id = op->body.project_id,
-        .vcpus = op->req.vcpus,
-        .ram_mb = op->req.ram_mb,
-        .disk_gb = op->req.disk_gb,
-        .created_ms = zn_clock_wall_ms(),
-    };
-    if (rc == 0) {
+    int rc = zn_sclient_put(batch, ZN_TABLE_HOST_USAGE, group->host, &zn_cell_usage_schema, &usage,
+                            group->claim.expect_gen);
+    for (size_t i = 0; rc == 0 && i < group->count; i++) {
+        const s_op_t *op = group->ops[i];
+        zn_cell_claim_t record = {
+            .instance_id = op->body.instance_id,
+            .host = group->host,
+            .project_id = op->body.project_id,
+            .vcpus = op->req.vcpus,
+            .ram_mb = op->req.ram_mb,
+            .disk_gb = op->req.disk_gb,
+            .created_ms = zn_clock_wall_ms(),
+        };
         rc = zn_sclient_put(batch, ZN_TABLE_CLAIMS, op->body.instance_id, &zn_cell_claim_schema,
                             &record, ZN_BATCH_GEN_ABSENT);
     }
     return rc;
 }
 
-static void s_claimed(void *arg, const zn_fault_t *fault);
+static void s_group_claimed(void *arg, const zn_fault_t *fault);
 
-/* Count the request on the chosen host in memory and send the claim. */
+/* Send GROUP's batch; when it cannot go, its requests fail with the reason. */
+static void
+s_flush(s_group_t *group)
+{
+    zn_sched_place_t *self = group->owner;
+    zhashx_delete(self->open, group->host);
+    int rc = zn_sched_hosts_seal(self->opts.hosts, group->host);
+    if (rc == 0) {
+        rc = s_group_batch(group);
+    }
+    if (rc == 0) {
+        rc = ZN_FAILPOINT("scheduler.claim_send");
+    }
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    (void)snprintf(ctx.req_id, sizeof(ctx.req_id), "%s", group->ops[0]->req_id);
+    if (rc == 0) {
+        rc = zn_sclient_write(self->opts.sc, &ctx, self->batch, ZN_SCLIENT_WRITE_TIMEOUT_MS,
+                              s_group_claimed, group);
+    }
+    if (rc == 0) {
+        return;
+    }
+    zn_sched_hosts_settle(self->opts.hosts, group->host, false);
+    zn_fault_t fault;
+    zn_fault_set(&fault, rc, "cannot send the claim: %s", zn_strerror(rc));
+    for (size_t i = 0; i < group->count; i++) {
+        s_fail(group->ops[i], &fault);
+    }
+    zn_free(group);
+}
+
+/* Claims made from here to s_gather_end gather per host and go as one batch each. */
+static void
+s_gather_begin(zn_sched_place_t *self)
+{
+    self->gathering++;
+}
+
+static void
+s_gather_end(zn_sched_place_t *self)
+{
+    if (--self->gathering > 0) {
+        return;
+    }
+    for (s_group_t *group = zhashx_first(self->open); group != NULL;
+         group = zhashx_first(self->open)) {
+        s_flush(group); /* removes it from the open groups */
+    }
+}
+
+/* Count the request on the chosen host in memory and add its claim to the host's batch, sent
+ * at once outside a gather section, else at its end (or when full). */
 static int
 s_claim(s_op_t *op, zn_fault_t *fault)
 {
@@ -470,20 +558,17 @@ s_claim(s_op_t *op, zn_fault_t *fault)
         return zn_fault_set(fault, ZN_EINTERNAL, "host %s: cannot reserve: %s", op->host,
                             zn_strerror(rc));
     }
-    rc = s_claim_batch(op, &claim);
-    zn_ctx_t ctx;
-    memset(&ctx, 0, sizeof(ctx));
-    (void)snprintf(ctx.req_id, sizeof(ctx.req_id), "%s", op->req_id);
-    if (rc == 0) {
-        rc = ZN_FAILPOINT("scheduler.claim_send");
+    s_group_t *group = zhashx_lookup(self->open, op->host);
+    if (group == NULL) {
+        group = zn_calloc(1, sizeof(*group));
+        group->owner = self;
+        (void)snprintf(group->host, sizeof(group->host), "%s", op->host);
+        zhashx_insert(self->open, group->host, group);
     }
-    if (rc == 0) {
-        rc = zn_sclient_write(self->opts.sc, &ctx, self->batch, ZN_SCLIENT_WRITE_TIMEOUT_MS,
-                              s_claimed, op);
-    }
-    if (rc < 0) {
-        zn_sched_hosts_settle(self->opts.hosts, op->host, &op->req, false);
-        return zn_fault_set(fault, rc, "cannot send the claim: %s", zn_strerror(rc));
+    group->ops[group->count++] = op;
+    group->claim = claim;
+    if (self->gathering == 0 || group->count == S_GROUP_MAX) {
+        s_flush(group);
     }
     return 0;
 }
@@ -524,7 +609,7 @@ s_decide(s_op_t *op, zn_sched_pick_t *pick, zn_fault_t *fault)
 }
 
 /* One decision and claim for OP; answers it when it cannot go on. */
-static void
+static s_state_t
 s_attempt(s_op_t *op)
 {
     zn_fault_t fault;
@@ -534,7 +619,7 @@ s_attempt(s_op_t *op)
     if (rc == 0 && claimed[0] != '\0') {
         op->owner->counts.idempotent++;
         s_finish(op, 0, claimed, NULL);
-        return;
+        return S_ANSWERED;
     }
     zn_sched_pick_t pick;
     if (rc == 0) {
@@ -542,7 +627,7 @@ s_attempt(s_op_t *op)
     }
     if (rc == -EAGAIN) {
         s_wait(op);
-        return;
+        return S_WAITING;
     }
     if (rc == 0) {
         s_keep_pick(op, &pick);
@@ -550,15 +635,50 @@ s_attempt(s_op_t *op)
     }
     if (rc < 0) {
         s_fail(op, &fault);
+        return S_ANSWERED;
+    }
+    return S_CLAIMING;
+}
+
+/* OP's claim did not commit (FAULT says why): decide again, or give up. */
+static void
+s_retry(s_op_t *op, const zn_fault_t *fault)
+{
+    zn_sched_place_t *self = op->owner;
+    bool retry =
+        fault->code == ZN_ECONFLICT || fault->code == -ETIMEDOUT || fault->code == ZN_EUNKNOWN;
+    if (retry && ++op->attempts < self->opts.claim_attempts) {
+        (void)s_attempt(op);
+        return;
+    }
+    zn_fault_t words;
+    zn_fault_set(&words, fault->code, "claim on %s failed after %" PRId64 " attempts: %s", op->host,
+                 op->attempts, zn_fault_message(fault));
+    s_fail(op, &words);
+}
+
+/* Our view of the host was stale (or the outcome is unknown): learn what the store holds. A
+ * conflict means another scheduler is placing too, so the rest of our view is likely stale as
+ * well: refresh all of it (rate-limited), else re-read that host alone. */
+static void
+s_learn(zn_sched_place_t *self, const s_group_t *group, const zn_fault_t *fault)
+{
+    bool conflict = fault->code == ZN_ECONFLICT;
+    self->counts.conflicts += conflict ? 1 : 0;
+    s_count(self, conflict ? "claim_conflicts" : "claim_errors");
+    zn_fault_t why;
+    if ((!conflict || !s_refresh_now(self, true)) &&
+        zn_sched_sync_usage(self->opts.sc, self->opts.hosts, group->host, &why) < 0) {
+        zn_log_warn(group->ops[0]->req_id, "host %s: %s", group->host, zn_fault_message(&why));
     }
 }
 
-/* The store answered OP's claim. */
+/* The store answered a host's batch of claims. */
 static void
-s_claimed(void *arg, const zn_fault_t *fault)
+s_group_claimed(void *arg, const zn_fault_t *fault)
 {
-    s_op_t *op = arg;
-    zn_sched_place_t *self = op->owner;
+    s_group_t *group = arg;
+    zn_sched_place_t *self = group->owner;
     zn_fault_t injected;
     int injected_rc = ZN_FAILPOINT("scheduler.claim_result"); /* e.g. a lost answer */
     if (injected_rc < 0) {
@@ -566,40 +686,32 @@ s_claimed(void *arg, const zn_fault_t *fault)
         fault = &injected;
     }
     bool committed = fault->code == 0;
-    zn_sched_hosts_settle(self->opts.hosts, op->host, &op->req, committed);
+    zn_sched_hosts_settle(self->opts.hosts, group->host, committed);
     if (self->closing) {
-        s_op_free(op);
+        for (size_t i = 0; i < group->count; i++) {
+            s_op_free(group->ops[i]);
+        }
+        zn_free(group);
         return;
     }
-    if (committed) {
-        self->counts.claims++;
-        s_count(self, "claims");
-        zn_log_info(op->req_id, "instance %s: claimed on %s", op->body.instance_id, op->host);
-        s_finish(op, 0, op->host, NULL);
-    } else {
-        /* Our view of the host was stale (or the outcome is unknown): learn what the store
-         * holds, then decide again (s_attempt first looks for a claim that did commit). A
-         * conflict means another scheduler is placing too, so the rest of our view is likely
-         * stale as well: refresh all of it (rate-limited), else re-read that host alone. */
-        bool conflict = fault->code == ZN_ECONFLICT;
-        self->counts.conflicts += conflict ? 1 : 0;
-        s_count(self, conflict ? "claim_conflicts" : "claim_errors");
-        zn_fault_t why;
-        if ((!conflict || !s_refresh_now(self, true)) &&
-            zn_sched_sync_usage(self->opts.sc, self->opts.hosts, op->host, &why) < 0) {
-            zn_log_warn(op->req_id, "host %s: %s", op->host, zn_fault_message(&why));
-        }
-        bool retry = conflict || fault->code == -ETIMEDOUT || fault->code == ZN_EUNKNOWN;
-        if (retry && ++op->attempts < self->opts.claim_attempts) {
-            s_attempt(op);
+    if (!committed) {
+        s_learn(self, group, fault);
+    }
+    s_gather_begin(self);
+    for (size_t i = 0; i < group->count; i++) {
+        s_op_t *op = group->ops[i];
+        if (committed) {
+            self->counts.claims++;
+            s_count(self, "claims");
+            zn_log_info(op->req_id, "instance %s: claimed on %s", op->body.instance_id, op->host);
+            s_finish(op, 0, op->host, NULL);
         } else {
-            zn_fault_t words;
-            zn_fault_set(&words, fault->code, "claim on %s failed after %" PRId64 " attempts: %s",
-                         op->host, op->attempts, zn_fault_message(fault));
-            s_fail(op, &words);
+            s_retry(op, fault); /* s_attempt first looks for a claim that did commit */
         }
     }
+    zn_free(group);
     s_wake(self);
+    s_gather_end(self);
 }
 
 /* ---- the handler -------------------------------------------------------------------------- */
@@ -665,16 +777,20 @@ s_fill_request(s_op_t *op)
     };
 }
 
-/* A second call for an instance being placed joins the first: both get the same answer. */
-static bool
-s_join(zn_sched_place_t *self, zn_call_t *call, const char *instance_id)
+/* A second call for an instance being placed joins the first: both get the same answer.
+ * Returns 1 when CALL joined, 0 when the instance is not being placed, or a negative code. */
+static int
+s_join(zn_sched_place_t *self, zn_call_t *call, const char *instance_id, zn_fault_t *fault)
 {
     s_op_t *first = zhashx_lookup(self->by_instance, instance_id);
-    if (first == NULL || first->call_count >= ZN_ARRAY_COUNT(first->calls)) {
-        return false;
+    if (first == NULL) {
+        return 0;
+    }
+    if (first->call_count >= ZN_ARRAY_COUNT(first->calls)) {
+        return zn_fault_set(fault, ZN_EUNAVAIL, "instance %s: too many calls at once", instance_id);
     }
     first->calls[first->call_count++] = zn_call_defer(call);
-    return true;
+    return 1;
 }
 
 int
@@ -707,14 +823,15 @@ zn_sched_place_select(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *
         return rc;
     }
     self->counts.requests++;
-    if (s_join(self, call, op->body.instance_id)) {
+    rc = s_join(self, call, op->body.instance_id, fault);
+    if (rc != 0) {
         s_op_free(op);
-        return ZN_DEFERRED;
+        return rc > 0 ? ZN_DEFERRED : rc;
     }
     (void)snprintf(op->req_id, sizeof(op->req_id), "%s", env->ctx.req_id);
     s_fill_request(op);
     op->calls[op->call_count++] = zn_call_defer(call);
     zhashx_insert(self->by_instance, op->body.instance_id, op);
-    s_attempt(op);
+    (void)s_attempt(op);
     return ZN_DEFERRED;
 }

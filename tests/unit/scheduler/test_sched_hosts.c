@@ -107,7 +107,7 @@ test_sched_hosts_example(void **state)
     assert_int_equal(claim.ram_mb_used, 2048);
     assert_int_equal(claim.instances, 1);
     assert_int_equal(claim.expect_gen, 0); /* no usage record yet: create it */
-    zn_sched_hosts_settle(hosts, "big", &req, true);
+    zn_sched_hosts_settle(hosts, "big", true);
     uint64_t host_gen = 0;
     uint64_t usage_gen = 0;
     assert_true(zn_sched_hosts_gens(hosts, "big", &host_gen, &usage_gen));
@@ -161,7 +161,7 @@ test_ram_core_disk_filters_with_ratios(void **state)
     zn_sched_claim_t claim;
     req = s_req(10, 100, 10);
     assert_int_equal(zn_sched_hosts_reserve(hosts, "h", &req, &claim), 0);
-    zn_sched_hosts_settle(hosts, "h", &req, true);
+    zn_sched_hosts_settle(hosts, "h", true);
     req = s_req(3, 1, 1);
     s_expect_none(hosts, &req, "CoreFilter");
     req = s_req(2, 1, 1);
@@ -381,7 +381,7 @@ test_pack_fills_hosts_in_turn(void **state)
         assert_string_equal(got, first);
         zn_sched_claim_t claim;
         assert_int_equal(zn_sched_hosts_reserve(hosts, got, &req, &claim), 0);
-        zn_sched_hosts_settle(hosts, got, &req, true);
+        zn_sched_hosts_settle(hosts, got, true);
     }
     int rc = 0;
     zn_fault_t fault;
@@ -428,15 +428,27 @@ test_busy_hosts_wait(void **state)
     s_add(hosts, s_host("a", 8, 8192, 80));
     zn_sched_request_t req = s_req(1, 1024, 1);
     zn_sched_claim_t claim;
+    /* Two claims gather on one host: one batch writes the totals of both. */
     assert_int_equal(zn_sched_hosts_reserve(hosts, "a", &req, &claim), 0);
+    s_expect_host(hosts, &req, "a"); /* gathering, not sent: still a candidate */
+    assert_int_equal(zn_sched_hosts_reserve(hosts, "a", &req, &claim), 0);
+    assert_int_equal(claim.ram_mb_used, 2048);
+    assert_int_equal(claim.instances, 2);
+    assert_int_equal(claim.expect_gen, 0);
+    assert_int_equal(zn_sched_hosts_seal(hosts, "a"), 0);
+    assert_int_equal(zn_sched_hosts_seal(hosts, "a"), -EINVAL);
+    assert_int_equal(zn_sched_hosts_seal(hosts, "zz"), -ENOENT);
     assert_int_equal(zn_sched_hosts_reserve(hosts, "a", &req, &claim), -EBUSY);
     assert_int_equal(zn_sched_hosts_reserve(hosts, "zz", &req, &claim), -ENOENT);
     int rc = 0;
     zn_fault_t fault;
     assert_null(s_pick(hosts, &req, &rc, &fault));
     assert_int_equal(rc, -EAGAIN); /* only the busy host fits: ask again once it settles */
-    /* A failed claim gives the reservation back, and the store's word is taken after it. */
-    zn_sched_hosts_settle(hosts, "a", &req, false);
+    /* A failed batch gives both reservations back, and the store's word is taken after it. */
+    zn_sched_hosts_settle(hosts, "a", false);
+    req.ram_mb = 8192;
+    s_expect_host(hosts, &req, "a");
+    req.ram_mb = 1024;
     zn_cell_usage_t usage = {
         .host = (char *)"a", .ram_mb_used = 7168, .vcpus_used = 7, .instances = 7};
     assert_true(zn_sched_hosts_reset_usage(hosts, "a", &usage, 3));
@@ -462,7 +474,7 @@ test_usage_generations(void **state)
     assert_int_equal(claim.expect_gen, 5);
     assert_int_equal(claim.ram_mb_used, 2048);
     assert_false(zn_sched_hosts_set_usage(hosts, "a", &usage, 9)); /* busy: ours is ahead */
-    zn_sched_hosts_settle(hosts, "a", &req, true);
+    zn_sched_hosts_settle(hosts, "a", true);
     uint64_t host_gen = 0;
     uint64_t usage_gen = 0;
     assert_true(zn_sched_hosts_gens(hosts, "a", &host_gen, &usage_gen));
@@ -509,7 +521,7 @@ test_partition_shares(void **state)
             }
             zn_sched_claim_t claim;
             assert_int_equal(zn_sched_hosts_reserve(shares[p], got, &req, &claim), 0);
-            zn_sched_hosts_settle(shares[p], got, &req, true);
+            zn_sched_hosts_settle(shares[p], got, true);
             (void)snprintf(used[p][count[p]++], 8, "%s", got);
         }
         assert_int_equal(count[p], 20); /* every host, ours first then the rest */
@@ -600,7 +612,7 @@ test_decisions_match_brute_force(void **state)
         assert_string_equal(got, ref[want].name);
         zn_sched_claim_t claim;
         assert_int_equal(zn_sched_hosts_reserve(hosts, got, &req, &claim), 0);
-        zn_sched_hosts_settle(hosts, got, &req, true);
+        zn_sched_hosts_settle(hosts, got, true);
         ref[want].used_vcpus += req.vcpus;
         ref[want].used_ram += req.ram_mb;
         ref[want].used_disk += req.disk_gb;
