@@ -35,7 +35,8 @@ struct zn_netdb {
     zhashx_t *trackers; /* subnet id -> s_tracker_t */
     s_port_op_t *ops;   /* port creations in flight (a list through next/prev) */
     size_t op_count;
-    bool closing; /* zn_netdb_shutdown: no more writes */
+    bool closing;          /* zn_netdb_shutdown: no more writes */
+    zn_metrics_t *metrics; /* borrowed, may be NULL */
 };
 
 static const char *const s_tables[] = {ZN_TABLE_NETWORKS, ZN_TABLE_SUBNETS, ZN_TABLE_PORTS};
@@ -78,6 +79,20 @@ zn_netdb_destroy(zn_netdb_t **self_p)
 }
 
 static void s_wake_parked(zn_netdb_t *self);
+
+void
+zn_netdb_set_metrics(zn_netdb_t *self, zn_metrics_t *metrics)
+{
+    self->metrics = metrics;
+}
+
+static void
+s_count(const zn_netdb_t *self, const char *name)
+{
+    if (self->metrics != NULL) {
+        zn_metrics_count(self->metrics, name, 1);
+    }
+}
 
 void
 zn_netdb_shutdown(zn_netdb_t *self)
@@ -614,6 +629,7 @@ s_tracker_load(zn_netdb_t *self, const char *subnet_id, s_tracker_t *tracker, zn
     s_mark_in_flight(self, subnet_id, tracker);
     tracker->loaded = true;
     tracker->loaded_ms = zn_clock_mono_ms();
+    s_count(self, "ip_tracker_loads");
     return 0;
 }
 
@@ -649,6 +665,7 @@ struct s_port_op {
     bool mac_given;
     bool parked; /* waiting for other creations on a full subnet to settle */
     int attempts;
+    int64_t start_us;
     zn_netdb_record_fn *done;
     void *arg;
     s_port_op_t *next;
@@ -834,6 +851,7 @@ s_take_addresses(s_port_op_t *op, const zn_net_subnet_t *subnets, size_t count, 
             return S_PARKED;
         }
         if (rc == -ENOSPC) {
+            s_count(op->self, "ip_pool_exhausted");
             return zn_fault_set(fault, -ENOSPC, "No more IP addresses available on network %s.",
                                 op->port->network_id);
         }
@@ -998,6 +1016,11 @@ s_after_race(zn_netdb_t *self, const char *subnet_id)
 static void
 s_op_finish(s_port_op_t *op, const zn_fault_t *fault)
 {
+    if (fault->code == 0 && op->self->metrics != NULL) {
+        zn_metrics_count(op->self->metrics, "ports_created", 1);
+        zn_metrics_observe_us(op->self->metrics, "port_create_us",
+                              zn_clock_mono_us() - op->start_us);
+    }
     s_op_unlink(op);
     op->done(op->arg, fault->code == 0 ? op->port : NULL, fault);
     s_op_free(&op);
@@ -1053,6 +1076,7 @@ s_on_port_written(void *arg, const zn_fault_t *fault)
 static void
 s_on_conflict(s_port_op_t *op)
 {
+    s_count(op->self, "ip_races_lost");
     /* Another writer holds one of our keys. The automatic addresses stay marked (one of them
      * is probably taken) and the next attempt picks new ones and a new MAC. */
     zn_fault_t why;
@@ -1084,6 +1108,7 @@ zn_netdb_port_create(zn_netdb_t *self, const zn_ctx_t *ctx, zn_net_port_t **port
 {
     s_port_op_t *op = zn_calloc(1, sizeof(*op));
     op->self = self;
+    op->start_us = zn_clock_mono_us();
     op->port = *port_p;
     *port_p = NULL;
     if (ctx != NULL) {

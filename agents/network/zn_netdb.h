@@ -20,6 +20,7 @@
 
 #include "zn_env.h"
 #include "zn_err.h"
+#include "zn_metrics.h"
 #include "zn_netrec.h"
 #include "zn_sclient.h"
 
@@ -31,6 +32,11 @@ typedef struct zn_netdb zn_netdb_t;
 
 /* A store on SCLIENT (borrowed; must outlive it). WRITE_TIMEOUT_MS 0: the sclient default. */
 zn_netdb_t *zn_netdb_new(zn_sclient_t *sclient, int64_t write_timeout_ms);
+
+/* Count into METRICS (borrowed; may be NULL): ports_created, ip_races_lost (batches refused
+ * because another agent holds a key), ip_tracker_loads, ip_pool_exhausted, and the histogram
+ * port_create_us (request to commit). */
+void zn_netdb_set_metrics(zn_netdb_t *self, zn_metrics_t *metrics);
 
 /* Free. Writes in flight are abandoned: their callbacks run later with nobody to hear them, so
  * destroy the sclient first (its pending calls are cancelled and answered) and this second. */

@@ -139,6 +139,7 @@ s_open_clients(zn_network_t *self, zn_fault_t *fault)
     rc = rc == 0 ? zn_idclient_attach(self->idclient, loop) : rc;
     if (rc == 0) {
         self->db = zn_netdb_new(self->sclient, cfg->write_timeout_ms);
+        zn_netdb_set_metrics(self->db, zn_agent_metrics(self->agent));
     }
     return rc;
 }

@@ -33,12 +33,14 @@ start conductor "$bin/zinc-conductor" --set "rpc.call_endpoint=$c_call" \
 check "identity bootstrap" "$bin/zinc-identity" bootstrap --config "$work/identity.conf" --set bootstrap.password=secret
 start identity "$bin/zinc-identity" --config "$work/identity.conf"
 nurls=()
+admins=()
 for n in 1 2; do
     p=$(free_port)
     nurls+=("http://127.0.0.1:$p")
+    admins+=("tcp://127.0.0.1:$(free_port)")
     start "network$n" "$bin/zinc-network" --set "network.http_endpoint=127.0.0.1:$p" \
         --set "rpc.call_endpoint=tcp://127.0.0.1:$(free_port)" \
-        --set "agent.admin_endpoint=tcp://127.0.0.1:$(free_port)" \
+        --set "agent.admin_endpoint=${admins[$((n - 1))]}" \
         --set "peers.conductor_call=$c_call" --set "peers.conductor_cast=$c_cast" \
         --set "store.replica_dir=$work/conductor/store" --set "identity.call_endpoint=$i_call"
 done
@@ -80,6 +82,14 @@ check "150 distinct MACs" python3 -c "
 import json,glob
 m=[json.load(open(f))['port']['mac_address'] for f in glob.glob('$work/first/*.json') if 'port' in json.load(open(f))]
 assert len(set(m))==150"
+
+printf '[ctl]\nconductor = %s\ntimeout_ms = 2000\n' "$c_call" >"$work/zincctl.conf"
+metric() { ZINCCTL_CONFIG="$work/zincctl.conf" "$bin/zincctl" --json metrics "$1" 2>/dev/null |
+    python3 -c "import json,sys; print(json.load(sys.stdin).get('$2', 0))" 2>/dev/null || echo 0; }
+created=$(($(metric "${admins[0]}" ports_created) + $(metric "${admins[1]}" ports_created)))
+check "the agents' metrics count 150 ports created" [ "$created" = 150 ]
+exhausted=$(($(metric "${admins[0]}" ip_pool_exhausted) + $(metric "${admins[1]}" ip_pool_exhausted)))
+check "and 50 exhausted pools" [ "$exhausted" = 50 ]
 
 # Delete 20 through agent 2; 20 new ports through both get exactly those addresses.
 python3 -c "
