@@ -155,17 +155,9 @@ zn_voljson_update(const json_t *body, const char **name, const char **descriptio
     return 0;
 }
 
-int
-zn_voljson_action(const json_t *body, zn_voljson_action_t *out, zn_fault_t *fault)
+static int
+s_extend(const json_t *body, zn_voljson_action_t *out, zn_fault_t *fault)
 {
-    memset(out, 0, sizeof(*out));
-    if (json_object_size(body) != 1) {
-        return zn_fault_set(fault, -EINVAL, S_INVALID "exactly one action per request");
-    }
-    const char *name = json_object_iter_key(json_object_iter((json_t *)(uintptr_t)body));
-    if (strcmp(name, "os-extend") != 0) {
-        return zn_fault_set(fault, -EINVAL, "There is no such action: %.64s", name);
-    }
     const json_t *extend = s_wrapped(body, "os-extend", fault);
     if (extend == NULL) {
         return -EINVAL;
@@ -176,6 +168,52 @@ zn_voljson_action(const json_t *body, zn_voljson_action_t *out, zn_fault_t *faul
     }
     out->kind = ZN_VOLJSON_EXTEND;
     return s_size(size, "new_size", &out->new_size_gb, fault);
+}
+
+static int
+s_reset_status(const json_t *body, zn_voljson_action_t *out, zn_fault_t *fault)
+{
+    const json_t *reset = s_wrapped(body, "os-reset_status", fault);
+    if (reset == NULL) {
+        return -EINVAL;
+    }
+    const char *attach = NULL;
+    int rc = s_opt_str(reset, "status", 32, &out->status, fault);
+    if (rc == 0) {
+        rc = s_opt_str(reset, "attach_status", 32, &attach, fault);
+    }
+    zn_vol_status_t status;
+    if (rc == 0 && out->status != NULL && zn_vol_status_parse(out->status, &status) < 0) {
+        rc = zn_fault_set(fault, -EINVAL, S_INVALID "Must specify a valid status (not %.32s)",
+                          out->status);
+    }
+    if (rc == 0 && attach != NULL && strcmp(attach, "detached") != 0 &&
+        strcmp(attach, "attached") != 0) {
+        rc = zn_fault_set(fault, -EINVAL, S_INVALID "Must specify a valid attach status");
+    }
+    if (rc == 0 && out->status == NULL && attach == NULL) {
+        rc = zn_fault_set(fault, -EINVAL, S_INVALID "Must specify 'status' or 'attach_status'");
+    }
+    out->kind = ZN_VOLJSON_RESET_STATUS;
+    out->detach = attach != NULL && strcmp(attach, "detached") == 0;
+    return rc;
+}
+
+int
+zn_voljson_action(const json_t *body, zn_voljson_action_t *out, zn_fault_t *fault)
+{
+    memset(out, 0, sizeof(*out));
+    if (json_object_size(body) != 1) {
+        return zn_fault_set(fault, -EINVAL, S_INVALID "exactly one action per request");
+    }
+    const char *name = json_object_iter_key(json_object_iter((json_t *)(uintptr_t)body));
+    if (strcmp(name, "os-extend") == 0) {
+        return s_extend(body, out, fault);
+    }
+    if (strcmp(name, "os-reset_status") == 0) {
+        return s_reset_status(body, out, fault);
+    }
+    return zn_fault_set(fault, -EINVAL, "There is no such action: %.64s", name);
 }
 
 /* ---- views ---------------------------------------------------------------------------- */

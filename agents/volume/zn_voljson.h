@@ -35,12 +35,15 @@ ZN_MUST_CHECK int zn_voljson_update(const json_t *body, const char **name, const
                                     zn_fault_t *fault);
 
 typedef enum {
-    ZN_VOLJSON_EXTEND, /* {"os-extend": {"new_size": N}} */
+    ZN_VOLJSON_EXTEND,       /* {"os-extend": {"new_size": N}} */
+    ZN_VOLJSON_RESET_STATUS, /* {"os-reset_status": {"status"?, "attach_status"?}} (admin) */
 } zn_voljson_action_kind_t;
 
 typedef struct zn_voljson_action {
     zn_voljson_action_kind_t kind;
     int64_t new_size_gb;
+    const char *status; /* reset: a status name (checked), or NULL; borrowed from the body */
+    bool detach;        /* reset: attach_status "detached": forget the attachment */
 } zn_voljson_action_t;
 
 /* POST /volumes/ID/action: exactly one known action. Returns 0 or -EINVAL. */

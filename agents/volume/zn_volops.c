@@ -138,9 +138,9 @@ zn__volop_free(zn_volop_t *op)
     if (op->token != NULL) {
         sodium_memzero(op->token, op->token_len);
     }
-    char **strings[] = {&op->token,  &op->project_id,  &op->user_id,     &op->volume_id,
-                        &op->name,   &op->description, &op->instance_id, &op->host,
-                        &op->device, &op->image_id,    &op->image_format};
+    char **strings[] = {&op->token,  &op->project_id,  &op->user_id,      &op->volume_id,
+                        &op->name,   &op->description, &op->instance_id,  &op->host,
+                        &op->device, &op->image_id,    &op->image_format, &op->reset_status};
     for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
         zn_str_free(strings[i]);
     }
@@ -772,6 +772,43 @@ zn_volops_update(zn_volops_t *self, const zn_ctx_t *ctx, const zn_volops_who_t *
     op->set_description = description != NULL;
     op->description = s_dup(description);
     zn__volop_start(op, s_build_update, zn__volop_then_answer);
+    return 0;
+}
+
+/* ---- reset (admin) ----------------------------------------------------------------------- */
+
+static int
+s_build_reset(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_fault_t *fault)
+{
+    int rc = zn__volop_read(op, txn, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    if (op->reset_status != NULL) {
+        zn_vol_set_str(&op->vol.status, op->reset_status);
+    }
+    if (op->reset_detach) {
+        s_clear_attachment(&op->vol);
+    }
+    op->vol.updated_ms = zn_clock_wall_ms();
+    return zn__volop_put(op, batch, fault);
+}
+
+int
+zn_volops_reset(zn_volops_t *self, const zn_ctx_t *ctx, const zn_volops_who_t *who, const char *id,
+                const char *status, bool detach, zn_volops_fn *fn, void *arg, zn_fault_t *fault)
+{
+    zn_vol_status_t parsed;
+    if (!who->admin) {
+        return zn_fault_set(fault, ZN_EFORBIDDEN, "only an admin may reset a volume's status");
+    }
+    if (status != NULL && zn_vol_status_parse(status, &parsed) < 0) {
+        return zn_fault_set(fault, -EINVAL, "status %.32s: unknown", status);
+    }
+    zn_volop_t *op = zn__volop_new(self, ctx, who, id, fn, arg);
+    op->reset_status = s_dup(status);
+    op->reset_detach = detach;
+    zn__volop_start(op, s_build_reset, zn__volop_then_answer);
     return 0;
 }
 

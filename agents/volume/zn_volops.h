@@ -102,6 +102,13 @@ ZN_MUST_CHECK int zn_volops_delete(zn_volops_t *self, const zn_ctx_t *ctx,
                                    const zn_volops_who_t *who, const char *id, zn_volops_fn *fn,
                                    void *arg, zn_fault_t *fault);
 
+/* An admin's repair (Cinder's os-reset_status): set the status to STATUS (a status name, or
+ * NULL to keep it) and, with DETACH, forget the attachment; no other check. For volumes an
+ * agent left attaching, detaching or extending. */
+ZN_MUST_CHECK int zn_volops_reset(zn_volops_t *self, const zn_ctx_t *ctx,
+                                  const zn_volops_who_t *who, const char *id, const char *status,
+                                  bool detach, zn_volops_fn *fn, void *arg, zn_fault_t *fault);
+
 /* Attach to INSTANCE_ID on HOST as DEVICE (may be NULL): available -> attaching -> in-use.
  * Idempotent for the same instance; ZN_ECONFLICT for another. */
 ZN_MUST_CHECK int zn_volops_attach(zn_volops_t *self, const zn_ctx_t *ctx,

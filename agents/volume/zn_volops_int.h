@@ -56,7 +56,9 @@ struct zn_volop {
     char *instance_id;
     char *host;
     char *device;
-    bool already; /* the first step found the work done (idempotent attach/detach) */
+    bool already;       /* the first step found the work done (idempotent attach/detach) */
+    char *reset_status; /* an admin's reset: the status to set, or NULL */
+    bool reset_detach;  /* ...and whether to forget the attachment */
     /* Image import. */
     char *image_id;
     char *image_format;

@@ -220,8 +220,18 @@ s_action(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
     }
     zn_ctx_t ctx;
     zn_rest_ctx(req, &ctx);
-    return s_started(zn_volops_extend(self->ops, &ctx, &who, zn_rest_capture(req, 1),
-                                      action.new_size_gb, s_on_accepted, req, fault));
+    const char *id = zn_rest_capture(req, 1);
+    if (action.kind == ZN_VOLJSON_RESET_STATUS) {
+        if (!who.admin) {
+            return zn_fault_set(fault, ZN_EFORBIDDEN,
+                                "Policy doesn't allow volume_extension:volume_admin_actions:"
+                                "reset_status to be performed.");
+        }
+        return s_started(zn_volops_reset(self->ops, &ctx, &who, id, action.status, action.detach,
+                                         s_on_accepted, req, fault));
+    }
+    return s_started(
+        zn_volops_extend(self->ops, &ctx, &who, id, action.new_size_gb, s_on_accepted, req, fault));
 }
 
 /* ---- lists ------------------------------------------------------------------------------- */

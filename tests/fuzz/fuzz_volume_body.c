@@ -49,8 +49,11 @@ s_bodies(const json_t *root)
         ZN_ASSERT(name != NULL || description != NULL);
     }
     zn_voljson_action_t action;
-    if (zn_voljson_action(root, &action, &fault) == 0) {
-        ZN_ASSERT(action.kind == ZN_VOLJSON_EXTEND);
+    if (zn_voljson_action(root, &action, &fault) == 0 && action.kind == ZN_VOLJSON_RESET_STATUS) {
+        zn_vol_status_t status;
+        ZN_ASSERT(action.status == NULL || zn_vol_status_parse(action.status, &status) == 0);
+        ZN_ASSERT(action.status != NULL || action.detach ||
+                  json_object_get(json_object_get(root, "os-reset_status"), "attach_status"));
     }
 }
 

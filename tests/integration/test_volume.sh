@@ -159,6 +159,12 @@ check "it is bootable" bash -c "openstack volume show fromimage -f value -c boot
 check "its file starts with the image's bytes" cmp -n "$(stat -c %s "$work/disk.raw")" \
     "$work/disk.raw" "$work/volumes/$img_vol"
 check "volume delete fromimage" os volume delete fromimage
+os volume create --size 1 repair >/dev/null || true
+repair_ready() { os volume show repair -f value -c status | grep -qx available; }
+check "repair becomes available" wait_for 20 repair_ready
+check "volume set --state error (an admin's os-reset_status)" os volume set --state error repair
+check "the status is error" bash -c "openstack volume show repair -f value -c status 2>/dev/null | grep -qx error"
+check "an error volume can be deleted" os volume delete repair
 
 # --- errors, Cinder-style ---------------------------------------------------------------------
 token=$(os token issue -f value -c id)

@@ -360,6 +360,47 @@ test_volume_agent_pages(void **state)
     }
 }
 
+static int s_call(s_env_t *env, const char *method, const char *token, const char *const *kv,
+                  size_t pairs, zn_reply_t **out, zn_fault_t *fault);
+
+/* An admin repairs a volume a compute agent left attached (Cinder's os-reset_status): a
+ * member may not; a bad status is 400; then the volume can be deleted. */
+static void
+test_volume_agent_reset(void **state)
+{
+    s_env_t *env = *state;
+    char id[64];
+    assert_int_equal(s_create(env, 1, "stuck", id), 202);
+    s_await(env, id, "available");
+    zn_reply_t *reply = NULL;
+    zn_fault_t fault;
+    const char *attach[] = {"volume_id", id, "instance_id", "gone-vm", "host", "cmp9"};
+    assert_int_equal(s_call(env, "volume_attach", env->user_token, attach, 3, &reply, &fault), 0);
+    zn_reply_destroy(&reply);
+    assert_int_equal(s_delete(env, id), 400);
+    char *action = zn_asprintf("volumes/%s/action", id);
+    const char *reset = "{\"os-reset_status\": {\"status\": \"available\", "
+                        "\"attach_status\": \"detached\"}}";
+    json_t *json = NULL;
+    assert_int_equal(s_http(env, "POST", env->user_project, action, env->user_token, reset, &json),
+                     403);
+    json_decref(json);
+    assert_int_equal(s_http(env, "POST", env->admin_project, action, env->admin,
+                            "{\"os-reset_status\": {\"status\": \"bogus\"}}", NULL),
+                     400);
+    assert_int_equal(s_http(env, "POST", env->admin_project, action, env->admin, reset, NULL), 202);
+    char *suffix = zn_asprintf("volumes/%s", id);
+    assert_int_equal(s_http(env, "GET", env->user_project, suffix, env->user_token, NULL, &json),
+                     200);
+    json_t *vol = json_object_get(json, "volume");
+    assert_string_equal(s_str(vol, "status"), "available");
+    assert_int_equal(json_array_size(json_object_get(vol, "attachments")), 0);
+    json_decref(json);
+    assert_int_equal(s_delete(env, id), 202);
+    zn_free(action);
+    zn_free(suffix);
+}
+
 /* ---- the ZeroMQ methods -------------------------------------------------------------------- */
 
 /* Call METHOD with TOKEN (may be NULL) and a body of KEY/VALUE pairs; the reply into *out. */
@@ -547,6 +588,7 @@ main(void)
         cmocka_unit_test(test_volume_agent_quota),
         cmocka_unit_test(test_volume_agent_pages),
         cmocka_unit_test(test_volume_agent_rpc),
+        cmocka_unit_test(test_volume_agent_reset),
         cmocka_unit_test(test_volume_agent_attach_race),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
