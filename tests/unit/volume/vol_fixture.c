@@ -20,6 +20,7 @@
 struct vol_fixture {
     cond_fixture_t *cond;
     id_fixture_t *id;
+    char *keys_dir; /* with CURVE on every ZeroMQ link */
     vol_fixture_extra_fn *extra_stop;
     void *extra;
     char *dir;
@@ -75,6 +76,12 @@ s_configure(vol_fixture_t *fix, const char *const *settings)
         s_set(fix, sets[i]);
         zn_str_free(&sets[i]);
     }
+    if (fix->keys_dir != NULL) {
+        char *dir = zn_asprintf("security.keys_dir=%s", fix->keys_dir);
+        s_set(fix, "security.curve=true");
+        s_set(fix, dir);
+        zn_str_free(&dir);
+    }
     for (size_t i = 0; settings != NULL && settings[i] != NULL; i++) {
         s_set(fix, settings[i]);
     }
@@ -111,10 +118,25 @@ s_login(vol_fixture_t *fix, const char *user, const char *password, const char *
 vol_fixture_t *
 vol_fixture_new(void)
 {
+    return vol_fixture_new_curve(NULL);
+}
+
+vol_fixture_t *
+vol_fixture_new_curve(const char *keys_dir)
+{
     vol_fixture_t *fix = zn_calloc(1, sizeof(*fix));
     fix->dir = zn_strdup("/tmp/zn-volume.XXXXXX");
     if (mkdtemp(fix->dir) == NULL) {
         abort();
+    }
+    if (keys_dir != NULL) {
+        fix->keys_dir = zn_strdup(keys_dir);
+        char *dir = zn_asprintf("security.keys_dir=%s", keys_dir);
+        const char *const curve[] = {"security.curve=true", dir, NULL};
+        fix->cond = cond_fixture_start(curve);
+        zn_str_free(&dir);
+        fix->id = id_fixture_start_curve("test", keys_dir);
+        return fix;
     }
     fix->cond = cond_fixture_start(NULL);
     fix->id = id_fixture_start("test");
@@ -195,6 +217,7 @@ vol_fixture_stop(vol_fixture_t **fix_p)
     }
     zn_str_free(&cmd);
     zn_free(fix->dir);
+    zn_free(fix->keys_dir);
     zn_free(fix);
     *fix_p = NULL;
 }

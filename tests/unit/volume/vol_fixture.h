@@ -22,6 +22,10 @@ void vol_fixture_stop(vol_fixture_t **fix_p);
 /* In two steps, to start more agents between them (vol_fixture_image.c): conductor and
  * identity, then the volume agent with SETTINGS. */
 vol_fixture_t *vol_fixture_new(void);
+
+/* The same with CURVE on every ZeroMQ link, keys from KEYS_DIR (identity.key, conductor.key,
+ * volume.key and the .pub of every client to accept). */
+vol_fixture_t *vol_fixture_new_curve(const char *keys_dir);
 void vol_fixture_run(vol_fixture_t *fix, const char *const *settings);
 
 const char *vol_fixture_conductor_call(const vol_fixture_t *fix);
