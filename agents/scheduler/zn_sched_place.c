@@ -95,6 +95,7 @@ struct s_op {
     s_names_t different;
     s_names_t group;
     char host[S_HOST_MAX + 1]; /* the host being claimed */
+    bool claiming;             /* its claim is gathered or in flight on HOST */
     zn_sched_pick_t pick;      /* its alternates: names copied into ALTERNATES */
     char *alternates[ZN_SCHED_ALTERNATES_MAX];
     size_t alternate_count;
@@ -303,10 +304,19 @@ s_claim_host(zn_sclient_t *sc, zn_store_read_t *txn, const char *id, char out[S_
     return true;
 }
 
-/* The host instance ID is on: its claim's, else its record's; false when neither says. */
+/* The host instance ID is on: the one this scheduler is claiming for it (not in the store
+ * yet: two members of a group gathered in one batch must still see each other), else its
+ * claim's, else its record's; false when none says. */
 static bool
-s_instance_host(zn_sclient_t *sc, zn_store_read_t *txn, const char *id, char out[S_HOST_MAX + 1])
+s_instance_host(zn_sched_place_t *self, zn_store_read_t *txn, const char *id,
+                char out[S_HOST_MAX + 1])
 {
+    const s_op_t *placing = zhashx_lookup(self->by_instance, id);
+    if (placing != NULL && placing->claiming) {
+        (void)snprintf(out, S_HOST_MAX + 1, "%s", placing->host);
+        return true;
+    }
+    zn_sclient_t *sc = self->opts.sc;
     if (s_claim_host(sc, txn, id, out)) {
         return true;
     }
@@ -331,7 +341,7 @@ s_resolve_ids(s_op_t *op, zn_store_read_t *txn, char **ids, size_t count, s_name
     s_names_clear(names);
     char host[S_HOST_MAX + 1];
     for (size_t i = 0; i < count; i++) {
-        if (s_instance_host(op->owner->opts.sc, txn, ids[i], host)) {
+        if (s_instance_host(op->owner, txn, ids[i], host)) {
             s_names_add(names, host);
         }
     }
@@ -360,7 +370,7 @@ s_resolve_group(s_op_t *op, zn_store_read_t *txn, zn_fault_t *fault)
     char host[S_HOST_MAX + 1];
     for (size_t i = 0; rc == 0 && i < group.member_count; i++) {
         if (strcmp(group.members[i], op->body.instance_id) != 0 &&
-            s_instance_host(sc, txn, group.members[i], host)) {
+            s_instance_host(op->owner, txn, group.members[i], host)) {
             s_names_add(&op->group, host);
         }
     }
@@ -522,6 +532,9 @@ s_flush(s_group_t *group)
     zn_fault_t fault;
     zn_fault_set(&fault, rc, "cannot send the claim: %s", zn_strerror(rc));
     for (size_t i = 0; i < group->count; i++) {
+        group->ops[i]->claiming = false;
+    }
+    for (size_t i = 0; i < group->count; i++) {
         s_fail(group->ops[i], &fault);
     }
     zn_free(group);
@@ -567,6 +580,7 @@ s_claim(s_op_t *op, zn_fault_t *fault)
     }
     group->ops[group->count++] = op;
     group->claim = claim;
+    op->claiming = true;
     if (self->gathering == 0 || group->count == S_GROUP_MAX) {
         s_flush(group);
     }
@@ -698,6 +712,9 @@ s_group_claimed(void *arg, const zn_fault_t *fault)
         s_learn(self, group, fault);
     }
     s_gather_begin(self);
+    for (size_t i = 0; i < group->count; i++) {
+        group->ops[i]->claiming = false; /* committed: the store says it from now on */
+    }
     for (size_t i = 0; i < group->count; i++) {
         s_op_t *op = group->ops[i];
         if (committed) {

@@ -530,6 +530,85 @@ test_liveness_and_shares_from_the_registry(void **state)
     s_sched_stop(&scheds[1]);
 }
 
+typedef struct {
+    int answered;
+    char hosts[5][256];
+    int codes[5];
+} s_burst_t;
+
+typedef struct {
+    s_burst_t *burst;
+    int index;
+} s_burst_call_t;
+
+static void
+s_burst_answered(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
+{
+    s_burst_call_t *call = arg;
+    s_burst_t *burst = call->burst;
+    burst->codes[call->index] = fault->code;
+    if (fault->code == 0) {
+        (void)s_answer_host(reply->body, burst->hosts[call->index], 256);
+    }
+    burst->answered++;
+}
+
+static int
+s_burst_done(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    const s_burst_t *burst = arg;
+    return burst->answered == 5 ? -1 : 0;
+}
+
+/* Three requests make the three hosts busy; two members of an anti-affinity group then wait,
+ * and when a host settles they decide in one go: the second must see the first's claim,
+ * gathered but not in the store yet, and go elsewhere. */
+static void
+test_anti_affinity_within_one_batch(void **state)
+{
+    s_env_t *env = *state;
+    s_add_hosts(env, "ab", 3, 64, 65536, 1000);
+    zn_cell_group_t group = {.id = S_C("g2"), .policy = S_C("anti-affinity")};
+    char *members[] = {S_C("vm-ab-m1"), S_C("vm-ab-m2")};
+    group.members = members;
+    group.member_count = 2;
+    zn_batch_t *batch = zn_batch_new();
+    assert_int_equal(zn_sclient_put(batch, ZN_TABLE_SERVER_GROUPS, "g2", &zn_cell_group_schema,
+                                    &group, ZN_BATCH_GEN_ANY),
+                     0);
+    s_write(env, &batch);
+    s_sched_t *sched = s_sched_start(env->fix, NULL);
+    zn_client_t *client = s_client(sched);
+    zloop_t *loop = zloop_new();
+    assert_int_equal(zn_client_attach(client, loop), 0);
+    s_burst_t burst;
+    memset(&burst, 0, sizeof(burst));
+    s_burst_call_t calls[5];
+    const char *ids[] = {"vm-ab-f1", "vm-ab-f2", "vm-ab-f3", "vm-ab-m1", "vm-ab-m2"};
+    zn_pack_t *pack = zn_pack_new();
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    for (int i = 0; i < 5; i++) {
+        calls[i] = (s_burst_call_t){&burst, i};
+        s_pack_request(pack, ids[i], 1, 512, i >= 3 ? "g2" : NULL);
+        assert_int_equal(zn_client_call(client, "select_destinations", &ctx, zn_pack_buf(pack),
+                                        10000, s_burst_answered, &calls[i]),
+                         0);
+    }
+    zn_pack_destroy(&pack);
+    assert_true(zloop_timer(loop, 10, 0, s_burst_done, &burst) >= 0);
+    zloop_start(loop);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(burst.codes[i], 0);
+    }
+    assert_string_not_equal(burst.hosts[3], burst.hosts[4]);
+    zn_client_destroy(&client);
+    zloop_destroy(&loop);
+    s_sched_stop(&sched);
+}
+
 /* ---- the property: 1,000 concurrent requests, 2 schedulers, tight capacity --------------- */
 
 #define S_HOSTS    10
@@ -714,6 +793,7 @@ main(void)
         cmocka_unit_test_setup_teardown(test_scheduler_example, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_no_valid_host_words, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_anti_affinity_through_the_store, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_anti_affinity_within_one_batch, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_claim_failures_leave_nothing_behind, s_setup,
                                         s_teardown),
         cmocka_unit_test_setup_teardown(test_liveness_and_shares_from_the_registry, s_setup,
