@@ -16,6 +16,7 @@
 
 #include "vol_fixture.h"
 #include "zn_clock.h"
+#include "zn_failpoint.h"
 #include "zn_mem.h"
 
 typedef struct {
@@ -185,12 +186,49 @@ test_volume_image_refused(void **state)
     zn_free(list);
 }
 
+/* A copy that fails half way ends in "error" with nothing left on disk, and the volume can
+ * be deleted (its quota given back). */
+static void
+test_volume_image_copy_fails(void **state)
+{
+    s_env_t *env = *state;
+#ifndef ZN_ENABLE_FAILPOINTS
+    (void)env;
+    skip(); /* failpoints are compiled out of release builds */
+#endif
+    char image_id[64];
+    s_image(env, "{\"name\": \"flaky\", \"disk_format\": \"raw\", \"container_format\": \"bare\"}",
+            "some bytes", image_id);
+    zn_failpoint_set("volume.backend_import", -EIO, 1);
+    json_t *json = NULL;
+    assert_int_equal(s_create(env, env->admin, env->project, 1, image_id, &json), 202);
+    char id[64];
+    (void)snprintf(id, sizeof(id), "%s",
+                   json_string_value(json_object_get(json_object_get(json, "volume"), "id")));
+    json_decref(json);
+    json = s_await(env, id, "error");
+    json_decref(json);
+    char path[1024];
+    vol_fixture_volume_path(env->fix, id, path, sizeof(path));
+    struct stat st;
+    assert_int_not_equal(stat(path, &st), 0);
+    char *part = zn_asprintf("%s.part", path);
+    assert_int_not_equal(stat(part, &st), 0);
+    zn_free(part);
+    char *suffix = zn_asprintf("/volume/v3/%s/volumes/%s", env->project, id);
+    assert_int_equal(vol_fixture_http(env->port, "DELETE", suffix, env->admin, NULL, NULL, NULL, 0),
+                     202);
+    zn_free(suffix);
+    zn_failpoint_clear_all();
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_volume_image_example),
         cmocka_unit_test(test_volume_image_refused),
+        cmocka_unit_test(test_volume_image_copy_fails),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
