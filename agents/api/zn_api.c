@@ -629,6 +629,7 @@ zn_api_destroy(zn_api_t **self_p)
     zn_client_destroy(&self->volume);
     zn_client_destroy(&self->conductor);
     zn_sclient_destroy(&self->sclient);
+    zn__api_lanes_destroy(self);
     zhashx_destroy(&self->peers);
     zn_idclient_destroy(&self->idclient);
     zn_rest_destroy(&self->rest);

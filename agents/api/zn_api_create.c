@@ -38,7 +38,6 @@ typedef struct {
     int64_t count;
     char (*ids)[ZN_UUID_LEN + 1];
     char admin_pass[ZN_API_NAME_MAX + 1];
-    int tries;
 } s_create_t;
 
 static void s_next(s_create_t *job);
@@ -325,86 +324,212 @@ s_batch_instances(s_create_t *job, zn_batch_t *batch)
     return rc;
 }
 
+/* ---- one quota lane per project: creates group-commit --------------------------------- */
+
+/* The creates of one project waiting for their write. Only one batch per project is in flight
+ * from this api at a time, carrying every create that waited meanwhile: they all count against
+ * the quota usage read once, so a burst of creates costs one conditional write instead of a
+ * storm of conflicting ones. Conflicts then only come from other writers (another api, the
+ * conductor giving quota back), and the whole group reads again. */
+typedef struct {
+    zn_api_t *api;
+    zlistx_t *waiting; /* s_create_t * */
+    zlistx_t *flight;  /* s_create_t * in the batch being written */
+    int tries;
+    bool busy;
+} s_lane_t;
+
+#define S_LANE_OPS_MAX 3000 /* of ZN_BATCH_MAX_OPS: room for the quota row */
+
+static void s_lane_run(s_lane_t *lane);
+
+static void
+s_lane_free(void **item_p)
+{
+    s_lane_t *lane = *item_p;
+    if (lane == NULL) {
+        return;
+    }
+    zlistx_destroy(&lane->waiting);
+    zlistx_destroy(&lane->flight);
+    zn_free(lane);
+    *item_p = NULL;
+}
+
+static s_lane_t *
+s_lane(zn_api_t *api, const char *project_id)
+{
+    if (api->lanes == NULL) {
+        api->lanes = zhashx_new();
+        zhashx_set_destructor(api->lanes, s_lane_free);
+    }
+    s_lane_t *lane = zhashx_lookup(api->lanes, project_id);
+    if (lane == NULL) {
+        lane = zn_calloc(1, sizeof(*lane));
+        lane->api = api;
+        lane->waiting = zlistx_new();
+        lane->flight = zlistx_new();
+        (void)zhashx_insert(api->lanes, project_id, lane);
+    }
+    return lane;
+}
+
+/* Take the waiting creates that fit the quota (answering 403 to those that do not) into
+ * LANE's flight and BATCH. Returns 0, ZN_EDONE when none is left to write, or an error. */
 static int
-s_build_batch(s_create_t *job, zn_batch_t *batch, zn_fault_t *fault)
+s_lane_fill(s_lane_t *lane, const zn_cell_quota_t *limits, zn_cell_quota_t *usage,
+            zn_batch_t *batch)
+{
+    size_t ops = 1;
+    s_create_t *job = zlistx_first(lane->waiting);
+    while (job != NULL && ops + (size_t)job->body.max_count * 2 <= S_LANE_OPS_MAX) {
+        (void)zlistx_detach_cur(lane->waiting);
+        zn_fault_t fault;
+        zn_fault_clear(&fault);
+        if (s_fit_quota(job, limits, usage, &fault) < 0) {
+            s_fail(job, fault.code, fault.message);
+        } else {
+            usage->instances += job->count;
+            usage->cores += job->count * job->flavor.vcpus;
+            usage->ram_mb += job->count * job->flavor.ram_mb;
+            int rc = s_batch_instances(job, batch);
+            (void)zlistx_add_end(lane->flight, job);
+            if (rc < 0) {
+                return rc;
+            }
+            ops += (size_t)job->count * 2;
+        }
+        job = zlistx_first(lane->waiting);
+    }
+    return zlistx_size(lane->flight) > 0 ? 0 : ZN_EDONE;
+}
+
+static int
+s_lane_build(s_lane_t *lane, const char *project_id, zn_batch_t *batch, zn_fault_t *fault)
 {
     zn_store_read_t *txn = NULL;
-    int rc = zn__api_read_begin(job->api, &txn, fault);
+    int rc = zn__api_read_begin(lane->api, &txn, fault);
     if (rc < 0) {
         return rc;
     }
     zn_cell_quota_t limits;
     zn_cell_quota_t usage;
     uint64_t gen = 0;
-    rc = zn__api_quota_read(job->api, txn, job->ctx.project_id, &limits, &usage, &gen, fault);
+    rc = zn__api_quota_read(lane->api, txn, project_id, &limits, &usage, &gen, fault);
     zn_store_read_end(&txn);
     if (rc < 0) {
         return rc;
     }
-    rc = s_fit_quota(job, &limits, &usage, fault);
+    rc = s_lane_fill(lane, &limits, &usage, batch);
     if (rc == 0) {
-        usage.instances += job->count;
-        usage.cores += job->count * job->flavor.vcpus;
-        usage.ram_mb += job->count * job->flavor.ram_mb;
-        /* The usage is conditioned on its generation: two creates racing for the last
+        /* The usage is conditioned on its generation: two writers racing for the last
          * instance of a quota cannot both commit, and the loser reads again. */
-        rc = zn_sclient_put(batch, ZN_TABLE_QUOTA_USAGE, job->ctx.project_id, &zn_cell_quota_schema,
-                            &usage, gen);
+        rc = zn_sclient_put(batch, ZN_TABLE_QUOTA_USAGE, project_id, &zn_cell_quota_schema, &usage,
+                            gen);
     }
-    if (rc == 0) {
-        rc = s_batch_instances(job, batch);
-    }
-    if (rc < 0 && fault->code == 0) {
-        zn_fault_set(fault, rc, "the create does not fit a batch");
+    if (rc < 0 && rc != ZN_EDONE) {
+        zn_fault_set(fault, rc, "the create does not fit a batch: %s", zn_strerror(rc));
     }
     zn_schema_release(&zn_cell_quota_schema, &limits);
     zn_schema_release(&zn_cell_quota_schema, &usage);
     return rc;
 }
 
-static void s_commit(s_create_t *job);
 static void s_schedule_all(s_create_t *job);
 
 static void
-s_committed(void *arg, const zn_fault_t *fault)
+s_lane_fail_flight(s_lane_t *lane, int code, const char *message)
 {
-    s_create_t *job = arg;
-    if (fault->code == ZN_ECONFLICT && job->tries < ZN_API_TRIES) {
-        s_commit(job); /* another create or delete moved the quota usage: count again */
+    for (s_create_t *job = zlistx_detach(lane->flight, NULL); job != NULL;
+         job = zlistx_detach(lane->flight, NULL)) {
+        s_fail(job, code, message);
+    }
+}
+
+static void
+s_lane_committed(void *arg, const zn_fault_t *fault)
+{
+    s_lane_t *lane = arg;
+    lane->busy = false;
+    if (fault->code == ZN_ECONFLICT && lane->tries < ZN_API_TRIES) {
+        lane->tries++; /* another writer moved the quota usage: count again, in order */
+        for (s_create_t *job = zlistx_last(lane->flight); job != NULL;
+             job = zlistx_last(lane->flight)) {
+            (void)zlistx_detach_cur(lane->flight);
+            (void)zlistx_add_start(lane->waiting, job);
+        }
+        s_lane_run(lane);
         return;
     }
+    lane->tries = 0;
     if (fault->code < 0) {
-        s_fail(job, fault->code, zn_fault_message(fault));
-        return;
+        s_lane_fail_flight(lane, fault->code, zn_fault_message(fault));
     }
-    json_t *server =
-        json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "id", job->ids[0], "links",
-                  zn__api_links(job->req, "servers", job->ids[0]), "OS-DCF:diskConfig", "MANUAL",
-                  "security_groups", "name", "default", "adminPass", job->admin_pass);
-    zn_rest_reply(job->req, 202, json_pack("{s:o}", "server", server));
-    job->req = NULL; /* answered: what follows is between the agents */
-    s_schedule_all(job);
-    s_job_free(job);
+    for (s_create_t *job = zlistx_detach(lane->flight, NULL); job != NULL;
+         job = zlistx_detach(lane->flight, NULL)) {
+        json_t *server =
+            json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "id", job->ids[0], "links",
+                      zn__api_links(job->req, "servers", job->ids[0]), "OS-DCF:diskConfig",
+                      "MANUAL", "security_groups", "name", "default", "adminPass", job->admin_pass);
+        zn_rest_reply(job->req, 202, json_pack("{s:o}", "server", server));
+        job->req = NULL; /* answered: what follows is between the agents */
+        s_schedule_all(job);
+        s_job_free(job);
+    }
+    s_lane_run(lane);
+}
+
+static void
+s_lane_run(s_lane_t *lane)
+{
+    while (!lane->busy && zlistx_size(lane->waiting) > 0) {
+        s_create_t *first = zlistx_first(lane->waiting);
+        char project_id[ZN_ID_MAX + 1];
+        (void)snprintf(project_id, sizeof(project_id), "%s", first->ctx.project_id);
+        zn_ctx_t ctx = first->ctx;
+        zn_fault_t fault;
+        zn_fault_clear(&fault);
+        zn_batch_t *batch = zn_batch_new();
+        int rc = s_lane_build(lane, project_id, batch, &fault);
+        if (rc == 0) {
+            rc = zn__api_write(lane->api, &ctx, batch, s_lane_committed, lane);
+            if (rc < 0) {
+                zn_fault_set(&fault, ZN_EUNAVAIL, "cannot reach the conductor: %s",
+                             zn_strerror(rc));
+            }
+        }
+        zn_batch_destroy(&batch);
+        if (rc == 0) {
+            lane->busy = true;
+        } else if (rc != ZN_EDONE) {
+            s_lane_fail_flight(lane, fault.code, zn_fault_message(&fault));
+        }
+    }
 }
 
 static void
 s_commit(s_create_t *job)
 {
-    job->tries++;
-    zn_fault_t fault;
-    zn_fault_clear(&fault);
-    zn_batch_t *batch = zn_batch_new();
-    int rc = s_build_batch(job, batch, &fault);
-    if (rc == 0) {
-        rc = zn__api_write(job->api, &job->ctx, batch, s_committed, job);
-        if (rc < 0) {
-            zn_fault_set(&fault, ZN_EUNAVAIL, "cannot reach the conductor: %s", zn_strerror(rc));
+    s_lane_t *lane = s_lane(job->api, job->ctx.project_id);
+    (void)zlistx_add_end(lane->waiting, job);
+    s_lane_run(lane);
+}
+
+void
+zn__api_lanes_destroy(zn_api_t *self)
+{
+    if (self->lanes == NULL) {
+        return;
+    }
+    for (s_lane_t *lane = zhashx_first(self->lanes); lane != NULL;
+         lane = zhashx_next(self->lanes)) {
+        for (s_create_t *job = zlistx_detach(lane->waiting, NULL); job != NULL;
+             job = zlistx_detach(lane->waiting, NULL)) {
+            s_fail(job, ZN_EUNAVAIL, "the api is stopping");
         }
+        s_lane_fail_flight(lane, ZN_EUNAVAIL, "the api is stopping");
     }
-    zn_batch_destroy(&batch);
-    if (rc < 0) {
-        s_fail(job, fault.code, zn_fault_message(&fault));
-    }
+    zhashx_destroy(&self->lanes);
 }
 
 /* The next check, or the write once every check passed. */

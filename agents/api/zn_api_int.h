@@ -42,6 +42,7 @@ struct zn_api {
     zn_client_t *network;   /* NULL: networks are not checked */
     zn_client_t *volume;    /* NULL: volumes are not checked */
     zhashx_t *peers;        /* "cast HOST" / "call HOST" -> zn__api_peer_t */
+    zhashx_t *lanes;        /* project id -> its creates waiting to commit (zn_api_create.c) */
     size_t pending;         /* asynchronous work in flight */
 };
 
@@ -183,6 +184,9 @@ ZN_MUST_CHECK int zn__api_compute_call(zn_api_t *self, const char *host, const c
 /* Answer REQ with the error of a failed peer call: the peer's words, with 404/409/400 kept and
  * everything else a 503 naming the peer. */
 void zn__api_peer_error(zn_rest_req_t *req, const char *peer, const zn_fault_t *fault);
+
+/* Answer every create still waiting for its write (503) and free the lanes (shutdown). */
+void zn__api_lanes_destroy(zn_api_t *self);
 
 /* Pending asynchronous work: count up when it starts, down when it ends. */
 void zn__api_hold(zn_api_t *self);
