@@ -290,6 +290,17 @@ s_fail(s_op_t *op, const zn_fault_t *fault)
 
 /* ---- what the store says about the request ------------------------------------------------ */
 
+static bool
+s_listed(const char *name, char *const *list, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (strcmp(list[i], name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* The host of the claim of instance ID into OUT; false when it holds none. */
 static bool
 s_claim_host(zn_sclient_t *sc, zn_store_read_t *txn, const char *id, char out[S_HOST_MAX + 1])
@@ -390,8 +401,14 @@ s_read_state(s_op_t *op, char claimed_host[S_HOST_MAX + 1], zn_fault_t *fault)
         return rc;
     }
     if (s_claim_host(op->owner->opts.sc, txn, op->body.instance_id, claimed_host)) {
-        zn_store_read_end(&txn);
-        return 0;
+        /* A claim on a host the caller says failed is one it released, and this replica has
+         * not heard yet (a follower lags by milliseconds): decide anew; the new claim waits
+         * for the release through its `absent` condition and our retries. */
+        if (!s_listed(claimed_host, op->body.ignore_hosts, op->body.ignore_host_count)) {
+            zn_store_read_end(&txn);
+            return 0;
+        }
+        claimed_host[0] = '\0';
     }
     s_resolve_ids(op, txn, op->body.same_host, op->body.same_host_count, &op->same);
     s_resolve_ids(op, txn, op->body.different_host, op->body.different_host_count, &op->different);

@@ -311,6 +311,35 @@ test_scheduler_example(void **state)
     assert_int_equal(usage.vcpus_used, 2);
     zn_schema_release(&zn_cell_usage_schema, &usage);
     zn_store_read_end(&txn);
+    /* A reschedule: the conductor gave the claim back and asks again without that host. */
+    zn_batch_t *batch = zn_batch_new();
+    assert_int_equal(
+        zn_batch_delete(batch, ZN_TABLE_CLAIMS, zn_batch_str("vm-ex-1"), ZN_BATCH_GEN_ANY), 0);
+    zn_cell_usage_t none = {.host = host};
+    assert_int_equal(zn_sclient_put(batch, ZN_TABLE_HOST_USAGE, host, &zn_cell_usage_schema, &none,
+                                    ZN_BATCH_GEN_ANY),
+                     0);
+    s_write(env, &batch);
+    zn_pack_t *pack = zn_pack_new();
+    zn_pack_map(pack, 3);
+    zn_pack_str(pack, "instance_id");
+    zn_pack_str(pack, "vm-ex-1");
+    zn_pack_str(pack, "vcpus");
+    zn_pack_i64(pack, 2);
+    zn_pack_str(pack, "ignore_hosts");
+    zn_pack_array(pack, 1);
+    zn_pack_str(pack, host);
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    zn_reply_t *reply = NULL;
+    assert_int_equal(zn_client_call_sync(client, "select_destinations", &ctx, zn_pack_buf(pack),
+                                         10000, &reply, &fault),
+                     0);
+    char moved[256];
+    (void)s_answer_host(zn_reply_env(reply)->body, moved, sizeof(moved));
+    assert_string_not_equal(moved, host);
+    zn_reply_destroy(&reply);
+    zn_pack_destroy(&pack);
     zn_client_destroy(&client);
     s_sched_stop(&sched);
 }
