@@ -84,6 +84,17 @@ zinc_dead_after_ms: 1500
 zinc_compute_resources: {vcpus: 8, ram_mb: 8192, disk_gb: 100}
 VARS
 has() { [[ " ${agents[*]} " == *" $1 "* ]]; }
+# image and volume keep their files on local disk: they run on ctl1 only (zinc_agent_hosts).
+declare -A placed=()
+for role in image volume; do
+    has "$role" && placed[$role]=ctl1
+done
+if [ ${#placed[@]} -gt 0 ]; then
+    echo "zinc_agent_hosts:" >>"$inv/group_vars/zinc.yml"
+    for role in "${!placed[@]}"; do
+        echo "  $role: [${placed[$role]}]" >>"$inv/group_vars/zinc.yml"
+    done
+fi
 if has network; then
     printf 'zinc_networks: [{name: private, cidr: 10.20.0.0/24}]\n' >>"$inv/group_vars/zinc.yml"
 fi
@@ -117,7 +128,11 @@ ctl() { ZINCCTL_CONFIG="$work/hosts/ctl1/etc/zinc/zincctl.conf" "$bin/zincctl" "
 services_up() { ctl services 2>/dev/null | awk '$3 == "up" {print $1 "/" $2}' | sort -u; }
 expected_up() {
     local h a
-    for h in "${controllers[@]}"; do for a in "${agents[@]}"; do echo "$a/$h"; done; done
+    for h in "${controllers[@]}"; do
+        for a in "${agents[@]}"; do
+            [ -z "${placed[$a]:-}" ] || [ "${placed[$a]}" = "$h" ] && echo "$a/$h"
+        done
+    done
     for h in "${computes[@]}"; do echo "compute/$h"; done
 }
 all_up() { [ -z "$(comm -23 <(expected_up | sort) <(services_up))" ]; }
@@ -141,6 +156,11 @@ check "every controller has the same token keys" \
     bash -c "cmp -s $work/hosts/ctl1/etc/zinc/token-keys/1 $work/hosts/ctl3/etc/zinc/token-keys/1"
 check "agents bind their host's address" \
     grep -qx "admin_endpoint = tcp://127.0.0.12:7204" "$work/hosts/ctl2/etc/zinc/conductor.conf"
+if [ -n "${placed[image]:-}" ]; then
+    check "image runs on ctl1 only (zinc_agent_hosts), and api calls just that one" \
+        bash -c "[ ! -e $work/hosts/ctl2/etc/zinc/image.conf ] &&
+                 grep -qx 'image_call = tcp://127.0.0.11:7106' $work/hosts/ctl3/etc/zinc/api.conf"
+fi
 
 if has identity; then
     # shellcheck disable=SC1091
