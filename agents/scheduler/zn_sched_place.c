@@ -630,8 +630,12 @@ static int
 s_decide(s_op_t *op, zn_sched_pick_t *pick, zn_fault_t *fault)
 {
     zn_sched_place_t *self = op->owner;
+    int64_t start_us = zn_clock_mono_us();
     int rc = zn_sched_hosts_select(self->opts.hosts, &op->req, pick, fault);
     self->counts.decisions++;
+    if (self->opts.metrics != NULL) {
+        zn_metrics_observe_us(self->opts.metrics, "decide_us", zn_clock_mono_us() - start_us);
+    }
     if (rc != ZN_ENOVALIDHOST || !s_refresh_now(self, false)) {
         return rc;
     }
