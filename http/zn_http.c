@@ -52,6 +52,7 @@ struct zn_http_req {
     bool handled;   /* the handler ran (or an early answer was queued) */
     bool streaming; /* the body goes to SINK, not to BODY */
     int sink_rc;    /* the sink's first refusal; the rest of the body is dropped */
+    bool sink_aborted;
     zn_http_sink_t sink;
     zmq_pollitem_t watch; /* a streamed body's socket, while watched */
     bool watching;
@@ -262,8 +263,8 @@ s_on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->deferred_handle != NULL) {
         zlistx_delete(self->deferred, req->deferred_handle);
     }
-    if (req->streaming && !req->handled && req->sink.abort != NULL) {
-        req->sink.abort(req->sink.arg);
+    if (!req->handled) {
+        zn_http_stream_abort(req);
     }
     s_req_free(req);
     *con_cls = NULL;
@@ -562,6 +563,15 @@ zn_http_stream_body(zn_http_req_t *req, const zn_http_sink_t *sink)
     if (zloop_poller(loop, &req->watch, s_on_stream_fd, req) == 0) {
         zloop_poller_set_tolerant(loop, &req->watch);
         req->watching = true;
+    }
+}
+
+void
+zn_http_stream_abort(zn_http_req_t *req)
+{
+    if (req->streaming && !req->sink_aborted && req->sink.abort != NULL) {
+        req->sink_aborted = true;
+        req->sink.abort(req->sink.arg);
     }
 }
 

@@ -98,6 +98,11 @@ typedef struct zn_http_sink {
  * empty in the handler. */
 void zn_http_stream_body(zn_http_req_t *req, const zn_http_sink_t *sink);
 
+/* Run the sink's abort now: for a layer above that answers a streamed request without giving
+ * it to the sink's owner (a refused token). At most once per request, whoever calls; nothing
+ * for a body that is not streamed. */
+void zn_http_stream_abort(zn_http_req_t *req);
+
 /* Attach USER to REQ (a layer above keeps its own request object there from on_headers to the
  * handler). FREE_FN (may be NULL) runs on USER when REQ ends still holding it, e.g. when the
  * client went away before the handler ran; set NULL again once you took USER back. */

@@ -44,6 +44,8 @@ struct zn_rest_req {
     bool sync; /* inside a call chain that frees REQ when it returns (so answers must not) */
     bool answered;
     bool pending; /* counted in rest->pending */
+    bool stream;  /* a ZN_REST_STREAM request whose sink is open */
+    bool ran;     /* the route's fn was called */
     int64_t start_us;
 };
 
@@ -185,6 +187,11 @@ s_account(zn_rest_req_t *req, unsigned status)
 {
     ZN_ASSERT(!req->answered); /* exactly one answer per request */
     req->answered = true;
+    if (req->stream && !req->ran) {
+        /* Refused before its fn (a bad token): the sink's owner cleans up. Before the answer,
+         * which may end the HTTP request at once. */
+        zn_http_stream_abort(req->http);
+    }
     zn_rest_t *rest = req->rest;
     int64_t took_us = zn_clock_mono_us() - req->start_us;
     if (rest->metrics != NULL) {
@@ -384,6 +391,7 @@ s_run(zn_rest_req_t *req)
     zn_fault_clear(&fault);
     int rc = req->has_auth ? s_authorize(req, &fault) : 0;
     if (rc == 0) {
+        req->ran = true;
         rc = req->route->fn(req->rest->arg, req, &fault);
     }
     if (req->answered) {
@@ -592,6 +600,7 @@ s_on_headers(void *arg, zn_http_req_t *http)
         s_req_free(&req);
         return;
     }
+    req->stream = true;
     zn_http_set_user(http, req, s_req_free_user);
 }
 

@@ -14,8 +14,9 @@
 #include "zn_mem.h"
 #include "zn_uuid.h"
 
-#define S_LIMIT_DEFAULT 25
-#define S_LIMIT_MAX     1000
+#define S_LIMIT_DEFAULT    25
+#define S_LIMIT_MAX        1000
+#define S_EARLY_TIMEOUT_MS 2000
 
 static bool
 s_admin(const zn_rest_req_t *req)
@@ -586,7 +587,9 @@ static void
 s_sink_abort(void *arg)
 {
     s_upload_t *up = arg;
-    zn_log_info(up->key, "image %s: the client went away during the upload", up->rec.id);
+    zn_log_info(up->key,
+                "image %s: the upload ended before it was taken up (client gone, or refused)",
+                up->rec.id);
     s_drop(up);
 }
 
@@ -619,22 +622,71 @@ s_upload_room(zn_image_t *self, s_upload_t *up, int64_t declared, uint64_t *room
     return 0;
 }
 
-/* Say "saving" in the store at once when the caller is known already (its token was in the
- * identity cache); otherwise the image goes from queued to active when the upload ends. */
+/* Write "saving" for UP (the caller is known to be allowed). */
 static void
-s_mark_saving(zn_image_t *self, zn_rest_req_t *req, s_upload_t *up)
+s_write_saving(zn_image_t *self, s_upload_t *up)
 {
-    if (zn_rest_auth(req) == NULL) {
-        return;
-    }
     zn_str_free(&up->rec.status);
     up->rec.status = zn_strdup("saving");
     up->rec.updated_ms = zn_clock_wall_ms();
     zn_ctx_t ctx;
-    s_ctx(req, &ctx);
+    memset(&ctx, 0, sizeof(ctx));
+    (void)snprintf(ctx.req_id, sizeof(ctx.req_id), "%s", up->key);
     if (zn_imgdb_put(self->db, &ctx, &up->rec, up->gen, s_on_saving, up) == 0) {
         up->saving_inflight = true;
         self->writes++;
+    }
+}
+
+/* A validation started from an upload's headers; keyed by request id, because the upload may
+ * be over (and freed) before identity answers. */
+typedef struct s_early {
+    zn_image_t *self;
+    char key[ZN_REQ_ID_LEN + 1];
+} s_early_t;
+
+static void
+s_on_early_auth(void *arg, const zn_idclient_auth_t *auth, const zn_fault_t *fault)
+{
+    (void)fault;
+    s_early_t *early = arg;
+    s_upload_t *up = zhashx_lookup(early->self->uploads, early->key);
+    bool admin = false;
+    for (size_t i = 0; auth != NULL && i < auth->role_count; i++) {
+        admin = admin || strcmp(auth->roles[i], "admin") == 0;
+    }
+    /* Only while the body still streams: once it is in, the upload goes on to active. */
+    if (up != NULL && auth != NULL && up->req == NULL && !up->gone && !up->saving_inflight &&
+        zn_imgrec_writable(&up->rec, auth->project_id, admin)) {
+        s_write_saving(early->self, up);
+    }
+    zn_free(early);
+}
+
+/* Say "saving" in the store as the upload starts: at once when the caller's token is in the
+ * identity cache, else once identity has validated it (a refused token changes nothing: the
+ * request is refused when its body is in). */
+static void
+s_mark_saving(zn_image_t *self, zn_rest_req_t *req, s_upload_t *up)
+{
+    if (zn_rest_auth(req) != NULL) {
+        s_write_saving(self, up);
+        return;
+    }
+    const char *token = zn_http_header(zn_rest_http(req), "X-Auth-Token");
+    if (token == NULL || token[0] == '\0') {
+        return;
+    }
+    s_early_t *early = zn_calloc(1, sizeof(*early));
+    early->self = self;
+    (void)snprintf(early->key, sizeof(early->key), "%s", up->key);
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    (void)snprintf(ctx.req_id, sizeof(ctx.req_id), "%s", up->key);
+    zn_buf_t buf = {(const uint8_t *)token, strlen(token)};
+    if (zn_idclient_validate(self->idclient, &ctx, buf, S_EARLY_TIMEOUT_MS, s_on_early_auth,
+                             early) < 0) {
+        zn_free(early);
     }
 }
 

@@ -46,6 +46,7 @@ start identity "$bin/zinc-identity" --config "$work/identity.conf"
 cat >"$work/image.conf" <<CONF
 [agent]
 admin_endpoint = tcp://127.0.0.1:$(free_port)
+log_level = ${ZN_IMAGE_LOG_LEVEL:-notice}
 [rpc]
 call_endpoint = $img_call
 [peers]
@@ -238,7 +239,9 @@ expect "still queued after a refused upload" 200 GET "/v2/images/$big" "$alice"
 check "queued" python3 -c "import json; assert json.load(open('$work/body'))['status']=='queued'"
 head -c 2900000 /dev/zero >"$work/quota.img"
 check "over the project quota is 413" [ "$(put "$big" "$alice" "$work/quota.img")" = 413 ]
-check "nothing staged after refusals" bash -c "[ -z \"\$(ls $work/images/tmp)\" ]"
+check "a refused token on an upload is 401" [ "$(put "$big" "zt1bogus" "$work/a1.img")" = 401 ]
+unstaged() { [ -z "$(ls "$work/images/tmp")" ]; }
+check "nothing staged after refusals" wait_for 5 unstaged
 # An interrupted upload: the client sends half of what it declared, then goes away.
 python3 - "$img_port" "$big" "$alice" <<'PY'
 import socket, sys
@@ -252,6 +255,33 @@ PY
 gone() { req GET "/v2/images/$big" "$alice" >/dev/null; python3 -c "import json; assert json.load(open('$work/body'))['status'] in ('queued','killed')" && [ -z "$(ls "$work/images/tmp")" ]; }
 check "an interrupted upload leaves no active image and no partial file" wait_for 10 gone
 check "no file under its name" bash -c "! ls $work/images | grep -q ^$big"
+
+# An upload in progress shows "saving"; it becomes active when the last byte is in.
+expect "an image for a slow upload" 201 POST /v2/images "$alice" '{"name":"slow"}'
+slow=$(field "['id']")
+python3 - "$img_port" "$slow" "$alice" "$work/go" >"$work/slow.out" <<'PY' &
+import os, socket, sys, time
+port, image, token, go = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall((f"PUT /image/v2/images/{image}/file HTTP/1.1\r\nHost: x\r\nX-Auth-Token: {token}\r\n"
+           "Content-Type: application/octet-stream\r\nContent-Length: 200000\r\n\r\n").encode())
+s.sendall(b"y" * 100000)
+deadline = time.time() + 20
+while not os.path.exists(go) and time.time() < deadline:
+    time.sleep(0.02)  # the test says when to go on (a file), checked until a deadline
+s.sendall(b"y" * 100000)
+print(s.recv(4096).split(b"\r\n")[0].decode())
+PY
+slow_pid=$!
+saving() { req GET "/v2/images/$slow" "$alice" >/dev/null; python3 -c "import json; assert json.load(open('$work/body'))['status']=='saving'"; }
+check "an upload in progress shows saving" wait_for 10 saving
+touch "$work/go"
+wait "$slow_pid" || true
+check "the slow upload ends 204" grep -q "204" "$work/slow.out"
+expect "show the slow image" 200 GET "/v2/images/$slow" "$alice"
+check "active once the last byte is in" python3 -c "
+import json,hashlib; d=json.load(open('$work/body'))
+assert d['status']=='active' and d['size']==200000 and d['checksum']==hashlib.md5(b'y'*200000).hexdigest(), d"
 
 # --- delete --------------------------------------------------------------------------------------
 check "patch protected" [ "$(jpatch "/v2/images/$a1" "$alice" '[{"op":"replace","path":"/protected","value":true}]')" = 200 ]
