@@ -689,7 +689,11 @@ s_reschedule_asked(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
     }
     zn_free(op->message);
     if (fault->code == ZN_ENOVALIDHOST) {
-        op->message = zn_asprintf("No valid host was found. %s", zn_fault_message(fault));
+        const char *words = zn_fault_message(fault);
+        /* The scheduler's words already open with the phrase Nova users search for. */
+        op->message = strncmp(words, "No valid host", 13) == 0
+                          ? zn_strdup(words)
+                          : zn_asprintf("No valid host was found. %s", words);
     } else {
         op->message =
             zn_asprintf("rescheduling failed: %s",
