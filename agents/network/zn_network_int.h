@@ -27,7 +27,11 @@ struct zn_network {
 extern const zn_rest_route_t zn__network_routes[];
 extern const zn_method_t zn__network_methods[];
 
-/* True when a caller of PROJECT_ID (ADMIN: any) may see network NET. */
+/* True when a caller of PROJECT_ID (ADMIN: any) may see network NET: its own, shared and
+ * external (router:external) networks. */
 bool zn__network_visible(const zn_net_network_t *net, const char *project_id, bool admin);
+
+/* True when such a caller may make ports on NET: its own and shared networks. */
+bool zn__network_usable(const zn_net_network_t *net, const char *project_id, bool admin);
 
 #endif

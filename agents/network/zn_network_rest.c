@@ -33,11 +33,17 @@ static const char *const s_plural[] = {"networks", "subnets", "ports"};
 static const char *const s_label[] = {"Network", "Subnet", "Port"};
 
 bool
-zn__network_visible(const zn_net_network_t *net, const char *project_id, bool admin)
+zn__network_usable(const zn_net_network_t *net, const char *project_id, bool admin)
 {
     return admin || net->shared ||
            (project_id != NULL && net->project_id != NULL &&
             strcmp(net->project_id, project_id) == 0);
+}
+
+bool
+zn__network_visible(const zn_net_network_t *net, const char *project_id, bool admin)
+{
+    return net->router_external || zn__network_usable(net, project_id, admin);
 }
 
 /* ---- errors -------------------------------------------------------------------------------- */
@@ -656,6 +662,12 @@ s_port_create(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
     memset(&net, 0, sizeof(net));
     if (rc == 0) {
         rc = s_read_network(self, req, port->network_id, &net, fault);
+    }
+    if (rc == 0 && !zn__network_usable(&net, zn_rest_project_id(req), zn_rest_is_admin(req))) {
+        rc = zn_fault_set(fault, ZN_EFORBIDDEN,
+                          "(rule:create_port) is disallowed by policy: "
+                          "network %s is external and not shared",
+                          net.id);
     }
     zn_netdb_release(ZN_NETDB_NETWORK, &net);
     if (rc == 0) {

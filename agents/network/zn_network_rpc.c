@@ -387,6 +387,10 @@ s_run_bind(s_job_t *job, zn_fault_t *fault)
     if (rc == 0) {
         rc = s_read_visible(job, network_id, &job->net, fault);
     }
+    if (rc == 0 && !zn__network_usable(&job->net, job->project_id, job->admin)) {
+        rc =
+            zn_fault_set(fault, ZN_EFORBIDDEN, "network %s is external and not shared", network_id);
+    }
     zn_free(network_id);
     return rc == 0 ? s_bind_new(job, fault) : rc;
 }

@@ -195,6 +195,11 @@ expect "alice may not change bob's" 404 "" PUT "/v2.0/networks/$bnet" "$alice" '
 expect "alice may not change the shared one" 404 "" PUT "/v2.0/networks/$pub" "$alice" '{"network": {"name": "mine"}}'
 expect "alice may not delete bob's" 404 "" DELETE "/v2.0/networks/$bnet" "$alice"
 expect "wrong method is 405" 405 "" PATCH "/v2.0/networks/$anet" "$alice" '{}'
+expect "admin creates an external network" 201 "" POST /v2.0/networks "$admin" '{"network": {"name": "ext", "router:external": true}}'
+ext=$(field "d['network']['id']")
+expect "alice sees the external network" 200 "" GET "/v2.0/networks/$ext" "$alice"
+expect "alice may not make ports on it" 403 PolicyNotAuthorized POST /v2.0/ports "$alice" "{\"port\": {\"network_id\": \"$ext\"}}"
+expect "admin deletes the external network" 204 "" DELETE "/v2.0/networks/$ext" "$admin"
 
 # --- subnets ---------------------------------------------------------------------------------
 expect "a bad CIDR is 400" 400 InvalidInput POST /v2.0/subnets "$alice" "{\"subnet\": {\"network_id\": \"$anet\", \"cidr\": \"10.0.0.0/33\", \"ip_version\": 4}}"
