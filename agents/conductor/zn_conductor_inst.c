@@ -14,6 +14,7 @@
 #include "zn_cellrec.h"
 #include "zn_client.h"
 #include "zn_clock.h"
+#include "zn_conductor_release.h"
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_mp.h"
@@ -37,7 +38,8 @@ typedef struct s_caster {
 
 struct zn_conductor_inst {
     zn_conductor_inst_opts_t opts;
-    zn_client_t *scheduler; /* NULL: rescheduling is off */
+    zn_client_t *scheduler;          /* NULL: rescheduling is off */
+    zn_conductor_release_t *release; /* ports and volumes of instance_delete */
     s_caster_t *casters;
     zhash_t *busy; /* instance ids with an op in flight: the watchdog leaves them alone */
     int watch_timer;
@@ -1140,12 +1142,69 @@ zn_conductor_inst_delete_done(zn_conductor_inst_t *self, zn_call_t *call, zn_pac
     return s_start(self, call, true, s_mutate_delete, NULL, fault);
 }
 
+static void
+s_released(void *arg, const zn_fault_t *fault)
+{
+    s_op_t *op = arg;
+    if (fault->code < 0) {
+        zn_log_warn(op->req_id, "instance %s not deleted: %s", op->instance_id,
+                    zn_fault_message(fault));
+        s_op_answer(op, fault); /* the record stays: a retried delete tries again */
+        return;
+    }
+    s_op_run(op);
+}
+
+/* The volumes INSTANCE_ID's record names, for the release; *count 0 when there are none or
+ * the record is gone (the delete then finds that out itself). */
+static char **
+s_instance_volumes(zn_conductor_inst_t *self, const char *instance_id, size_t *count)
+{
+    *count = 0;
+    zn_store_read_t *txn = NULL;
+    if (zn_store_read_begin(zn_conductor_store_local(self->opts.store), &txn) < 0) {
+        return NULL;
+    }
+    zn_cell_instance_t inst;
+    uint64_t gen = 0;
+    char **volumes = NULL;
+    if (s_get_record(self, txn, ZN_TABLE_INSTANCES, instance_id, &zn_cell_instance_schema, &inst,
+                     &gen, NULL) == 0) {
+        volumes = zn_calloc(inst.bdm_count + 1, sizeof(*volumes));
+        for (size_t i = 0; i < inst.bdm_count; i++) {
+            if (inst.bdms[i].volume_id != NULL) {
+                volumes[(*count)++] = zn_strdup(inst.bdms[i].volume_id);
+            }
+        }
+        zn_schema_release(&zn_cell_instance_schema, &inst);
+    }
+    zn_store_read_end(&txn);
+    return volumes;
+}
+
 int
 zn_conductor_inst_instance_delete(zn_conductor_inst_t *self, zn_call_t *call, zn_pack_t *reply,
                                   zn_fault_t *fault)
 {
     (void)reply;
-    return s_start(self, call, false, s_mutate_delete, NULL, fault);
+    s_op_t *op = NULL;
+    int rc = s_accept(self, call, false, &op, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    op->mutate = s_mutate_delete;
+    size_t count = 0;
+    char **volumes = s_instance_volumes(self, op->instance_id, &count);
+    rc = zn_conductor_release_start(self->release, op->req_id, op->instance_id, volumes, count,
+                                    s_released, op);
+    for (size_t i = 0; i < count; i++) {
+        zn_str_free(&volumes[i]);
+    }
+    zn_free(volumes);
+    if (rc < 0) {
+        s_op_run(op); /* nothing held elsewhere: delete the record now */
+    }
+    return ZN_DEFERRED;
 }
 
 /* ---- host_instances ----------------------------------------------------------------------- */
@@ -1576,6 +1635,16 @@ zn_conductor_inst_open(zn_conductor_inst_t **out, const zn_conductor_inst_opts_t
     self->watch_timer = -1;
     int rc = s_open_scheduler(self, fault);
     if (rc == 0) {
+        zn_conductor_release_opts_t ropts = {
+            .network_call = opts->cfg->network_call,
+            .volume_call = opts->cfg->volume_call,
+            .secure = opts->secure,
+            .loop = opts->loop,
+            .metrics = opts->metrics,
+        };
+        rc = zn_conductor_release_open(&self->release, &ropts, fault);
+    }
+    if (rc == 0) {
         self->watch_timer =
             zloop_timer(opts->loop, (size_t)opts->cfg->watchdog_interval_ms, 0, s_watch, self);
         if (self->watch_timer < 0) {
@@ -1601,6 +1670,7 @@ zn_conductor_inst_destroy(zn_conductor_inst_t **self_p)
         zloop_timer_end(self->opts.loop, self->watch_timer);
     }
     zn_client_destroy(&self->scheduler); /* pending reschedules run their callbacks: before busy */
+    zn_conductor_release_destroy(&self->release); /* likewise for pending deletes */
     while (self->casters != NULL) {
         s_caster_t *c = self->casters;
         self->casters = c->next;

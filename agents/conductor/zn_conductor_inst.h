@@ -26,6 +26,8 @@ typedef struct zn_conductor_build_cfg {
     int64_t max_attempts;      /* hosts one build may try */
     int64_t watchdog_interval_ms;
     char *scheduler_call; /* the schedulers' call endpoints; empty: no rescheduling */
+    char *network_call;   /* the network agents': instance_delete frees ports there */
+    char *volume_call;    /* the volume agents': instance_delete detaches volumes there */
 } zn_conductor_build_cfg_t;
 
 #define ZN_CONDUCTOR_BUILD_CFG_ROWS(type)                                                         \
@@ -43,7 +45,13 @@ typedef struct zn_conductor_build_cfg {
         ZN_CFG_STR_ROW(                                                                           \
             type, "peers", "scheduler_call", build.scheduler_call, "",                            \
             "the schedulers' call endpoints, comma-separated; empty: failed builds end in "       \
-            "ERROR instead of being rescheduled")
+            "ERROR instead of being rescheduled"),                                                \
+        ZN_CFG_STR_ROW(type, "peers", "network_call", build.network_call, "",                     \
+                       "the network agents' call endpoints: deleting an instance no compute "     \
+                       "agent can reach frees its ports there; empty: none to free"),             \
+        ZN_CFG_STR_ROW(type, "peers", "volume_call", build.volume_call, "",                       \
+                       "the volume agents' call endpoints: such a delete detaches the "           \
+                       "instance's volumes there; empty: none to detach")
 
 typedef struct zn_conductor_inst zn_conductor_inst_t;
 
