@@ -97,6 +97,13 @@ import json,hashlib; d=json.load(open('$work/shown.json'))
 props=d.get('properties') or {}; v=d.get('os_hash_value') or props.get('os_hash_value')
 assert v==hashlib.sha512(open('$work/disk.raw','rb').read()).hexdigest(), d"
 check "the file is in the store" bash -c "ls $work/images | grep -q ^$img."
+check "image set --property (PATCH)" os image set --property os_distro=cirros --min-ram 64 cirros
+check "image show reads the property" bash -c "openstack image show cirros -f json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d.get(\"properties\") or {}; assert p.get(\"os_distro\")==\"cirros\" and d[\"min_ram\"]==64, d'"
+check "image save (download)" os image save --file "$work/saved.raw" cirros
+check "the saved file is the uploaded one" cmp "$work/disk.raw" "$work/saved.raw"
+os image list --shared -f value -c Name >"$work/shared.txt" || true
+os image list --private -f value -c Name >"$work/private.txt" || true
+check "image list --shared / --private filter on visibility" bash -c "grep -qx cirros '$work/shared.txt' && ! grep -qx cirros '$work/private.txt'"
 check "nothing left in the staging dir" bash -c "[ -z \"\$(ls $work/images/tmp)\" ]"
 
 # --- curl helpers ----------------------------------------------------------------------------
