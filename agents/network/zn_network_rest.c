@@ -69,10 +69,11 @@ s_error(zn_rest_req_t *req, zn_netdb_kind_t kind, int code, const char *message)
         break;
     case ZN_ECONFLICT:
         (void)snprintf(type, sizeof(type), "%s",
-                       strstr(message, "Gateway") != NULL ? "GatewayConflictWithAllocationPools"
-                       : kind == ZN_NETDB_SUBNET          ? "SubnetInUse"
-                       : kind == ZN_NETDB_NETWORK         ? "NetworkInUse"
-                                                          : "Conflict");
+                       strstr(message, "Gateway") != NULL   ? "GatewayConflictWithAllocationPools"
+                       : strstr(message, "sharing") != NULL ? "InvalidSharedSetting"
+                       : kind == ZN_NETDB_SUBNET            ? "SubnetInUse"
+                       : kind == ZN_NETDB_NETWORK           ? "NetworkInUse"
+                                                            : "Conflict");
         name = type;
         break;
     case -ENOSPC:
@@ -501,6 +502,37 @@ s_network_create(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
 }
 
 /* Update APPLY functions: ownership first, then the body. */
+typedef struct {
+    const char *owner;
+    bool foreign; /* a port of another project */
+} s_foreign_t;
+
+static bool
+s_find_foreign(void *arg, const void *record)
+{
+    s_foreign_t *look = arg;
+    const zn_net_port_t *port = record;
+    look->foreign = port->project_id == NULL || strcmp(port->project_id, look->owner) != 0;
+    return !look->foreign;
+}
+
+/* A network stops being shared only when no other project has ports on it (Neutron's
+ * InvalidSharedSetting). */
+static int
+s_check_unshare(zn_network_t *self, const zn_net_network_t *net, zn_fault_t *fault)
+{
+    s_foreign_t look = {net->project_id != NULL ? net->project_id : "", false};
+    int rc =
+        zn_netdb_list(self->db, ZN_NETDB_PORT, "network_id", net->id, s_find_foreign, &look, fault);
+    if (rc >= 0 && look.foreign) {
+        return zn_fault_set(fault, ZN_ECONFLICT,
+                            "Unable to reconfigure sharing settings for "
+                            "network %s. Multiple tenants are using it.",
+                            net->id);
+    }
+    return rc < 0 ? rc : 0;
+}
+
 static int
 s_apply_network(void *apply_arg, void *record, zn_fault_t *fault)
 {
@@ -511,7 +543,9 @@ s_apply_network(void *apply_arg, void *record, zn_fault_t *fault)
     }
     net->updated_ms = zn_clock_wall_ms();
     net->revision++;
-    return zn_netbody_network_update(zn_rest_json(job->req), &job->bctx, net, fault);
+    bool was_shared = net->shared;
+    int rc = zn_netbody_network_update(zn_rest_json(job->req), &job->bctx, net, fault);
+    return rc == 0 && was_shared && !net->shared ? s_check_unshare(job->self, net, fault) : rc;
 }
 
 static int

@@ -253,6 +253,7 @@ p5=$(field "d['port']['id']")
 expect "a port on bob's network is 404" 404 NetworkNotFound POST /v2.0/ports "$alice" "{\"port\": {\"network_id\": \"$bnet\"}}"
 expect "a port on the shared network" 201 "" POST /v2.0/ports "$alice" "{\"port\": {\"network_id\": \"$pub\"}}"
 ppub=$(field "d['port']['id']")
+expect "unsharing a network other projects use is 409" 409 InvalidSharedSetting PUT "/v2.0/networks/$pub" "$admin" '{"network": {"shared": false}}'
 expect "a member may not set binding:host_id" 403 "" POST /v2.0/ports "$alice" "{\"port\": {\"network_id\": \"$anet\", \"binding:host_id\": \"h\", \"fixed_ips\": []}}"
 expect "ports ?device_id=" 200 "" GET "/v2.0/ports?device_id=vm-1" "$alice"
 check "device filter" python3 -c "import json; p=json.load(open('$work/body'))['ports']; assert [x['id'] for x in p]==['$p1'], p"
