@@ -8,6 +8,11 @@ PKGS=(
     libzmq3-dev libczmq-dev libmsgpack-dev libsodium-dev libinih-dev libcmocka-dev
     liblmdb-dev libraft-dev libuv1-dev libvirt-dev libmicrohttpd-dev libjansson-dev
     curl python3 python3-openstackclient ansible-core
+    # compute: image checksums (libcrypto), and the real QEMU boot test: QEMU in software
+    # emulation through libvirt's embedded driver (qemu:///embed), qemu-img for qcow2 overlays,
+    # and libvirt-daemon-system for the libvirt-qemu user the driver's defaults name.
+    libssl-dev qemu-system-x86 qemu-utils libvirt-daemon libvirt-daemon-driver-qemu
+    libvirt-daemon-system libvirt-clients
 )
 
 missing=()

@@ -4,6 +4,7 @@
 #include "zn_compute.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -145,6 +146,9 @@ struct zn_compute {
     bool resources_sent;
     unsigned sync_rounds;
     int report_timer;
+    pthread_t reaper;
+    bool reaping;
+    bool reaper_stop; /* atomic: tells the reaper thread to end */
 };
 
 /* ---- the queue ----------------------------------------------------------------------------- */
@@ -564,35 +568,42 @@ s_on_virt_event(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 }
 
 /* As a child subreaper (embedded QEMU), QEMU processes that libvirt daemonized become ours when
- * they exit: reap those, and only those, so that a destroy completes at once and no other
- * waitpid (qemu-img, libvirt's own helpers) loses its child. */
-static int
-s_on_reap(zloop_t *loop, int timer_id, void *arg)
+ * they exit: reap those, and only those, so that a destroy (and libvirt's capability probes,
+ * which wait for their QEMU to vanish) completes at once, and no other waitpid (qemu-img,
+ * libvirt's own helpers) loses its child. Returns whether one was reaped. */
+static bool
+s_reap_one(void)
 {
-    (void)loop;
-    (void)timer_id;
-    (void)arg;
-    for (;;) {
-        siginfo_t info;
-        memset(&info, 0, sizeof(info));
-        if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0) {
-            return 0;
-        }
-        char path[64];
-        char comm[32] = "";
-        (void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)info.si_pid);
-        FILE *f = fopen(path, "r");
-        if (f != NULL) {
-            if (fgets(comm, sizeof(comm), f) == NULL) {
-                comm[0] = '\0';
-            }
-            (void)fclose(f);
-        }
-        if (strncmp(comm, "qemu-system", 11) != 0) {
-            return 0;
-        }
-        (void)waitpid(info.si_pid, NULL, WNOHANG);
+    siginfo_t info;
+    memset(&info, 0, sizeof(info));
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) < 0 || info.si_pid == 0) {
+        return false;
     }
+    char path[64];
+    char comm[32] = "";
+    (void)snprintf(path, sizeof(path), "/proc/%d/comm", (int)info.si_pid);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+        if (fgets(comm, sizeof(comm), f) == NULL) {
+            comm[0] = '\0';
+        }
+        (void)fclose(f);
+    }
+    return strncmp(comm, "qemu-system", 11) == 0 && waitpid(info.si_pid, NULL, WNOHANG) > 0;
+}
+
+/* The reaper runs on a thread of its own: probes happen while the agent opens, before its loop
+ * runs. */
+static void *
+s_reaper(void *arg)
+{
+    zn_compute_t *self = arg;
+    while (!__atomic_load_n(&self->reaper_stop, __ATOMIC_ACQUIRE)) {
+        while (s_reap_one()) {
+        }
+        usleep(S_REAP_MS * 1000);
+    }
+    return NULL;
 }
 
 /* ---- requests ------------------------------------------------------------------------------ */
@@ -802,9 +813,10 @@ s_open_libvirt(zn_compute_t *self, zn_fault_t *fault)
      * guest is gone at once rather than when PID 1 next reaps orphans. */
     if (strstr(cfg->libvirt_uri, "embed") != NULL) {
         if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0 ||
-            zloop_timer(zn_agent_loop(self->agent), S_REAP_MS, 0, s_on_reap, self) < 0) {
-            return zn_fault_set(fault, -errno, "cannot become a child subreaper");
+            pthread_create(&self->reaper, NULL, s_reaper, self) != 0) {
+            return zn_fault_set(fault, -EINVAL, "cannot become a child subreaper");
         }
+        self->reaping = true;
     }
     int rc = zn_virt_open(&self->virt, cfg->libvirt_uri, true, fault);
     if (rc == 0) {
@@ -982,6 +994,10 @@ zn_compute_destroy(zn_compute_t **self_p)
     zn_agent_destroy(&self->agent);
     zn_imgcache_destroy(&self->cache);
     zn_virt_destroy(&self->virt);
+    if (self->reaping) {
+        __atomic_store_n(&self->reaper_stop, true, __ATOMIC_RELEASE);
+        (void)pthread_join(self->reaper, NULL);
+    }
     zhash_destroy(&self->busy);
     zhash_destroy(&self->known);
     zn_str_free(&self->env.instances_dir);

@@ -726,8 +726,8 @@ s_failed(s_build_t *b, zn_build_step_t step, const zn_fault_t *fault)
     if (step == ZN_STEP_TAKE) {
         /* Not ours (rescheduled, deleted) or the conductor is unreachable: nothing was done,
          * and the conductor's watchdog owns what happens next. */
-        zn_log_info(job->req_id, "instance %s: build dropped: %s", job->instance_id,
-                    zn_fault_message(fault));
+        zn_log(fault->code == ZN_ECONFLICT ? ZN_LOG_I : ZN_LOG_W, job->req_id,
+               "instance %s: build dropped: %s", job->instance_id, zn_fault_message(fault));
         return;
     }
     zn_log_warn(job->req_id, "instance %s: build failed at step %s: %s%s", job->instance_id,
