@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# timeout: 420
+# timeout: 600
 # The Ansible rollout, for real: Debian's ansible-playbook runs packaging/ansible/site.yml
 # against five hosts made on this machine (local connection, a directory tree per host, agents
 # bound to their own loopback address, started by the roles' supervisor mode since PID 1 is not
@@ -16,6 +16,10 @@ if ! command -v ansible-playbook >/dev/null; then
     echo "not ok - ansible-playbook is missing (tools/deps.sh installs ansible-core)"
     exit 1
 fi
+
+# The hosts use fixed ports on their own loopback addresses: one run of this test at a time.
+exec 9>/tmp/zinc-test-ansible.lock
+flock -w 240 9
 
 controllers=(ctl1 ctl2 ctl3)
 computes=(cmp1 cmp2)
