@@ -48,11 +48,37 @@ zn__network_visible(const zn_net_network_t *net, const char *project_id, bool ad
 
 /* ---- errors -------------------------------------------------------------------------------- */
 
+/* Neutron's type of a 404 about KIND, or about the kind MESSAGE names. */
+static const char *
+s_not_found_type(zn_netdb_kind_t kind, const char *message)
+{
+    static const char *const types[] = {"NetworkNotFound", "SubnetNotFound", "PortNotFound"};
+    for (size_t i = 0; i < ZN_ARRAY_COUNT(s_label); i++) {
+        if (strncmp(message, s_label[i], strlen(s_label[i])) == 0) {
+            return types[i];
+        }
+    }
+    return types[kind];
+}
+
+/* Neutron's type of a 409 conflict about KIND. */
+static const char *
+s_conflict_type(zn_netdb_kind_t kind, const char *message)
+{
+    if (strstr(message, "Gateway") != NULL) {
+        return "GatewayConflictWithAllocationPools";
+    }
+    if (strstr(message, "sharing") != NULL) {
+        return "InvalidSharedSetting";
+    }
+    static const char *const in_use[] = {"NetworkInUse", "SubnetInUse", "Conflict"};
+    return in_use[kind];
+}
+
 /* Answer REQ with Neutron's error for CODE about a KIND record. */
 static void
 s_error(zn_rest_req_t *req, zn_netdb_kind_t kind, int code, const char *message)
 {
-    char type[48];
     unsigned status = zn_rest_status(code);
     const char *name = NULL;
     switch (code) {
@@ -60,21 +86,10 @@ s_error(zn_rest_req_t *req, zn_netdb_kind_t kind, int code, const char *message)
         name = "InvalidInput";
         break;
     case -ENOENT:
-        (void)snprintf(type, sizeof(type), "%sNotFound",
-                       strncmp(message, "Subnet", 6) == 0    ? "Subnet"
-                       : strncmp(message, "Port", 4) == 0    ? "Port"
-                       : strncmp(message, "Network", 7) == 0 ? "Network"
-                                                             : s_label[kind]);
-        name = type;
+        name = s_not_found_type(kind, message);
         break;
     case ZN_ECONFLICT:
-        (void)snprintf(type, sizeof(type), "%s",
-                       strstr(message, "Gateway") != NULL   ? "GatewayConflictWithAllocationPools"
-                       : strstr(message, "sharing") != NULL ? "InvalidSharedSetting"
-                       : kind == ZN_NETDB_SUBNET            ? "SubnetInUse"
-                       : kind == ZN_NETDB_NETWORK           ? "NetworkInUse"
-                                                            : "Conflict");
-        name = type;
+        name = s_conflict_type(kind, message);
         break;
     case -ENOSPC:
         status = 409;
