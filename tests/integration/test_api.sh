@@ -19,10 +19,16 @@ c_cast="tcp://127.0.0.1:$(free_port)"
 i_call="tcp://127.0.0.1:$(free_port)"
 s_call="tcp://127.0.0.1:$(free_port)"
 g_call="tcp://127.0.0.1:$(free_port)"
+net_port=$(free_port)
+n_call="tcp://127.0.0.1:$(free_port)"
 have_image=false
 [ -x "$bin/zinc-image" ] && have_image=true
 image_call=""
 $have_image && image_call="$g_call"
+have_network=false
+[ -x "$bin/zinc-network" ] && have_network=true
+network_call=""
+$have_network && network_call="$n_call"
 
 cat >"$work/identity.conf" <<CONF
 [agent]
@@ -42,6 +48,7 @@ password_hash_cost = test
 base_url = $url
 compute_url = $aurl/compute/v2.1
 image_url = http://127.0.0.1:$img_port/image
+network_url = http://127.0.0.1:$net_port/networking
 CONF
 cat >"$work/api.conf" <<CONF
 [agent]
@@ -57,6 +64,7 @@ heartbeat_interval_ms = 200
 identity_call = $i_call
 scheduler_call = $s_call
 image_call = $image_call
+network_call = $network_call
 CONF
 
 start conductor "$bin/zinc-conductor" --set "rpc.call_endpoint=$c_call" \
@@ -79,6 +87,14 @@ if $have_image; then
         --set "store.replica_dir=$work/conductor/store" --set "store.conductor_call=$c_call" \
         --set "identity.call_endpoint=$i_call"
 fi
+if $have_network; then
+    start network "$bin/zinc-network" --set "rpc.call_endpoint=$n_call" \
+        --set "agent.admin_endpoint=tcp://127.0.0.1:$(free_port)" \
+        --set "peers.conductor_call=$c_call" --set "peers.conductor_cast=$c_cast" \
+        --set "network.http_endpoint=127.0.0.1:$net_port" \
+        --set "store.replica_dir=$work/conductor/store" --set "store.conductor_call=$c_call" \
+        --set "identity.call_endpoint=$i_call"
+fi
 for n in 1 2; do
     mkdir -p "$work/compute$n"
     start "compute$n" "$bin/zinc-compute" --set "agent.host=node$n" --set "agent.log_level=info" \
@@ -87,6 +103,7 @@ for n in 1 2; do
         --set "rpc.cast_endpoint=tcp://127.0.0.1:$(free_port)" \
         --set "peers.conductor_call=$c_call" --set "peers.conductor_cast=$c_cast" \
         --set "peers.heartbeat_interval_ms=200" --set "peers.image_call=$image_call" \
+        --set "peers.network_call=$network_call" \
         --set "compute.libvirt_uri=test:///default" --set "compute.state_dir=$work/compute$n" \
         --set "compute.stop_timeout_ms=0" --set "compute.resource_interval_ms=500" \
         --set "resources.vcpus=8" --set "resources.ram_mb=8192" --set "resources.disk_gb=100"
@@ -123,10 +140,15 @@ hosts_up() { openstack compute service list -f value -c Binary -c Host -c State 
 check "compute service list shows both hosts up" wait_for 30 hosts_up
 hv_listed() { openstack hypervisor list -f value -c 'Hypervisor Hostname' 2>/dev/null | sort | tr '\n' ' ' | grep -qx 'node1 node2 '; }
 check "hypervisor list" wait_for 10 hv_listed
-check "availability zone list" bash -c "openstack availability zone list -f value -c 'Zone Name' 2>>'$work/cli.err' | grep -qx nova"
+check "availability zone list" bash -c "openstack availability zone list --compute -f value -c 'Zone Name' 2>>'$work/cli.err' | grep -qx nova"
 
 # --- the server lifecycle through the CLI ---------------------------------------------------
 if $have_image; then
+    if $have_network; then
+        # 2.1 without --network: the project's only network (compute binds "auto").
+        check "network create" os network create net1
+        check "subnet create" os subnet create --network net1 --subnet-range 192.0.2.0/24 sub1
+    fi
     head -c 1048576 /dev/urandom >"$work/disk.raw"
     check "image create" bash -c "openstack image create --file '$work/disk.raw' --disk-format raw --container-format bare tiny -f value -c id 2>>'$work/cli.err' >'$work/image.id'"
     check "server create --wait" bash -c "openstack server create --image tiny --flavor m1.tiny --key-name kp2 --wait vm1 -f json 2>>'$work/cli.err' >'$work/vm1.json'"
@@ -145,8 +167,19 @@ import json; d=json.load(open('$work/vm1.json')); assert d['status']=='ACTIVE' a
     check "server is ACTIVE after a hard reboot" wait_for 20 state ACTIVE
     check "server event list" bash -c "openstack server event list vm1 -f value -c Action 2>>'$work/cli.err' | sort | tr '\n' ' ' | grep -qx 'create reboot reboot start stop '"
     check "console log show" os console log show vm1
+    if $have_network; then
+        ports_before=$(openstack port list -f value -c ID 2>>"$work/cli.err" | wc -l)
+        check "server create --network --wait" bash -c "openstack server create --image tiny --flavor m1.tiny --network net1 --wait vm3 -f json 2>>'$work/cli.err' >'$work/vm3.json'"
+        check "its address is on net1's subnet" python3 -c "
+import json; d=json.load(open('$work/vm3.json')); assert 'net1' in str(d['addresses']) and '192.0.2.' in str(d['addresses']), d"
+        check "server delete vm3" os server delete --wait vm3
+        check "its port is gone" bash -c "[ \"\$(openstack port list -f value -c ID 2>>'$work/cli.err' | wc -l)\" = $ports_before ]"
+    fi
     check "server delete --wait" os server delete --wait vm1
     check "server list is empty" bash -c "[ -z \"\$(openstack server list -f value 2>>'$work/cli.err')\" ]"
+    if $have_network; then
+        check "no port is left" bash -c "[ -z \"\$(openstack port list -f value -c ID 2>>'$work/cli.err')\" ]"
+    fi
 else
     echo "# zinc-image not built: the CLI server lifecycle is left out (curl covers the API)"
 fi
