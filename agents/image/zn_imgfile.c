@@ -25,8 +25,8 @@ struct zn_imgfile {
     char *dir;
     char *tmp_dir;
     bool fsync;
-    zactor_t *hasher;    /* sha512 of each chunk, while the loop writes it and takes its md5 */
-    zactor_t *committer; /* sync and rename of finished uploads */
+    zactor_t *hashers[2]; /* md5 and sha512 of each chunk, while the loop writes it */
+    zactor_t *committer;  /* sync and rename of finished uploads */
     zloop_t *loop;
     zhashx_t *commits; /* sequence number -> upload being committed */
     uint64_t next_seq;
@@ -101,9 +101,10 @@ s_clear_tmp(const char *tmp_dir)
     (void)closedir(dir);
 }
 
-/* The hasher: one thread that digests a chunk into a context for the loop, which waits for it
- * (the chunk belongs to HTTP and lives only for the call): md5 and sha512 of one chunk run at
- * the same time, so an upload pays for the slower of the two, not for both. */
+/* A hasher: one thread that digests a chunk into a context for the loop, which waits for it
+ * (the chunk belongs to HTTP and lives only for the call). Two of them take the md5 and the
+ * sha512 of a chunk while the loop writes it, so an upload pays for the slowest of the three,
+ * not for all of them. */
 static void
 s_hasher(zsock_t *pipe, void *arg)
 {
@@ -177,7 +178,8 @@ zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync, zn_fault_t *fau
         return rc;
     }
     s_clear_tmp(self->tmp_dir);
-    self->hasher = zactor_new(s_hasher, NULL);
+    self->hashers[0] = zactor_new(s_hasher, NULL);
+    self->hashers[1] = zactor_new(s_hasher, NULL);
     self->committer = zactor_new(s_committer, NULL);
     self->commits = zhashx_new();
     *out = self;
@@ -195,7 +197,8 @@ zn_imgfile_destroy(zn_imgfile_t **self_p)
         zloop_reader_end(self->loop, zactor_sock(self->committer));
     }
     zactor_destroy(&self->committer); /* waits for a commit in progress */
-    zactor_destroy(&self->hasher);
+    zactor_destroy(&self->hashers[0]);
+    zactor_destroy(&self->hashers[1]);
     zn_imgfile_upload_t *up = NULL;
     while (self->commits != NULL && (up = zhashx_first(self->commits)) != NULL) {
         zhashx_delete(self->commits, zhashx_cursor(self->commits));
@@ -333,14 +336,19 @@ zn_imgfile_upload_write(zn_imgfile_upload_t *self, const void *data, size_t len)
         self->failed = ZN_ETOOBIG;
         return self->failed;
     }
-    zactor_t *hasher = self->store->hasher;
-    bool shared = zsock_send(hasher, "spp8", "HASH", self->sha512, data, (uint64_t)len) == 0;
+    EVP_MD_CTX *ctxs[2] = {self->md5, self->sha512};
+    bool shared[2];
+    for (size_t i = 0; i < 2; i++) {
+        shared[i] =
+            zsock_send(self->store->hashers[i], "spp8", "HASH", ctxs[i], data, (uint64_t)len) == 0;
+    }
     int rc = s_write_all(self->fd, data, len);
-    (void)EVP_DigestUpdate(self->md5, data, len);
-    if (!shared) {
-        (void)EVP_DigestUpdate(self->sha512, data, len); /* the hasher is gone: do it here */
-    } else if (zsock_wait(hasher) < 0) {
-        rc = -ECANCELED; /* interrupted: the sha512 may have missed this chunk */
+    for (size_t i = 0; i < 2; i++) {
+        if (!shared[i]) {
+            (void)EVP_DigestUpdate(ctxs[i], data, len); /* the hasher is gone: do it here */
+        } else if (zsock_wait(self->store->hashers[i]) < 0) {
+            rc = -ECANCELED; /* interrupted: the digest may have missed this chunk */
+        }
     }
     if (rc < 0) {
         self->failed = rc;
