@@ -6,7 +6,10 @@ set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${ZN_BIN:-$top/build/bin}"
 var="${ZN_VAR:-$top/var}"
-agents=(conductor compute identity)
+# Start order: the conductor hosts the store everything else reads; identity validates tokens
+# for the REST agents; compute registers last, once every service it calls is up.
+agents=(conductor identity scheduler network image volume api compute)
+keys=(conductor identity scheduler network image volume api compute-compute1 admin)
 
 ctl() { ZINCCTL_CONFIG="$var/etc/zincctl.conf" "$bin/zincctl" "$@"; }
 
@@ -15,16 +18,96 @@ alive() {
     [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
+# Every agent on 127.0.0.1 at its documented ports (docs/architecture.md 4.2), CURVE on every
+# link, all state under var/. The replica every controller agent reads is the conductor's.
 write_configs() {
-    mkdir -p "$var/etc" "$var/log" "$var/run"
-    local security="[security]
+    mkdir -p "$var/etc" "$var/log" "$var/run" "$var/lib"
+    local replica="$var/lib/conductor/store"
+    local common="[security]
 curve = true
 keys_dir = $var/keys"
-    printf '[store]\ndata_dir = %s\n\n%s\n' "$var/lib/conductor" "$security" >"$var/etc/conductor.conf"
-    printf '[agent]\nhost = compute1\n\n%s\n' "$security" >"$var/etc/compute.conf"
-    printf '%s\n' "$security" >"$var/etc/zincctl.conf"
-    printf '[identity]\ndata_dir = %s\ntoken_keys_dir = %s\n[catalog]\nbase_url = http://127.0.0.1:5000\n\n%s\n' \
-        "$var/lib/identity" "$var/lib/identity/token-keys" "$security" >"$var/etc/identity.conf"
+    cat >"$var/etc/conductor.conf" <<CONF
+[store]
+data_dir = $var/lib/conductor
+[peers]
+scheduler_call = tcp://127.0.0.1:7103
+network_call = tcp://127.0.0.1:7107
+volume_call = tcp://127.0.0.1:7108
+$common
+CONF
+    cat >"$var/etc/identity.conf" <<CONF
+[identity]
+token_keys_dir = $var/lib/identity/token-keys
+data_dir = $var/lib/identity
+store_conductor_call = tcp://127.0.0.1:7104
+store_replica_dir = $replica
+[catalog]
+base_url = http://127.0.0.1:5000
+identity_url = http://127.0.0.1:5000/identity/v3
+compute_url = http://127.0.0.1:8774/compute/v2.1
+image_url = http://127.0.0.1:9292/image
+network_url = http://127.0.0.1:9696/networking
+volume_url = http://127.0.0.1:8776/volume/v3/\$(project_id)s
+$common
+CONF
+    cat >"$var/etc/scheduler.conf" <<CONF
+[scheduler]
+replica_dir = $replica
+$common
+CONF
+    cat >"$var/etc/network.conf" <<CONF
+[store]
+replica_dir = $replica
+conductor_call = tcp://127.0.0.1:7104
+$common
+CONF
+    cat >"$var/etc/image.conf" <<CONF
+[image]
+store_dir = $var/lib/image
+[store]
+replica_dir = $replica
+conductor_call = tcp://127.0.0.1:7104
+$common
+CONF
+    cat >"$var/etc/volume.conf" <<CONF
+[volume]
+store_dir = $replica
+[backend]
+volume_dir = $var/lib/volumes
+[peers]
+image_call = tcp://127.0.0.1:7106
+$common
+CONF
+    cat >"$var/etc/api.conf" <<CONF
+[api]
+store_dir = $replica
+[peers]
+scheduler_call = tcp://127.0.0.1:7103
+image_call = tcp://127.0.0.1:7106
+network_call = tcp://127.0.0.1:7107
+volume_call = tcp://127.0.0.1:7108
+$common
+CONF
+    local libvirt_uri="test:///default"
+    if [ "${QEMU:-0}" = 1 ]; then
+        libvirt_uri="qemu:///embed?root=$var/lib/libvirt-embed"
+    fi
+    cat >"$var/etc/compute.conf" <<CONF
+[agent]
+host = compute1
+[compute]
+libvirt_uri = $libvirt_uri
+state_dir = $var/lib/compute
+[peers]
+image_call = tcp://127.0.0.1:7106
+network_call = tcp://127.0.0.1:7107
+volume_call = tcp://127.0.0.1:7108
+[security]
+curve = true
+keys_dir = $var/keys
+key_name = compute-compute1
+CONF
+    printf '%s\n' "$common" >"$var/etc/zincctl.conf"
 }
 
 # The admin password is made once and kept under var/ (mode 0600), like the keys.
@@ -36,11 +119,19 @@ admin_password() {
     cat "$file"
 }
 
+# Identity keeps its records in the replicated store: bootstrap once the conductor leads it.
 bootstrap_identity() {
     local password
     password=$(admin_password)
-    "$bin/zinc-identity" bootstrap --config "$var/etc/identity.conf" \
-        --set "bootstrap.password=$password" >>"$var/log/identity.log" 2>&1
+    local deadline=$((SECONDS + 20))
+    until "$bin/zinc-identity" bootstrap --config "$var/etc/identity.conf" \
+        --set "bootstrap.password=$password" >>"$var/log/identity.log" 2>&1; do
+        if [ $SECONDS -ge $deadline ]; then
+            echo "run: identity bootstrap failed; see $var/log/identity.log" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
     cat >"$var/openrc" <<RC
 # zinc all-in-one: source this file, then use the openstack CLI.
 export OS_AUTH_URL=http://127.0.0.1:5000/identity/v3
@@ -82,11 +173,75 @@ wait_up() {
     return 1
 }
 
+os() { (. "$var/openrc" && openstack "$@"); }
+
+# A tiny disk image for the demo: a boot sector that prints a line on the serial port and halts
+# (it really boots under QEMU=1; the test driver only needs the bytes).
+demo_image() {
+    local file="$var/lib/demo.img"
+    if [ ! -s "$file" ]; then
+        python3 - "$file" <<'PY'
+import sys
+msg = b"zinc demo guest is alive\r\n"
+code = bytes([0x31, 0xC0, 0x8E, 0xD8, 0xFC])                   # xor ax,ax; mov ds,ax; cld
+code += bytes([0xBA, 0xF8, 0x03, 0xBE, 0x17, 0x7C])             # mov dx,0x3f8; mov si,msg
+code += bytes([0xAC, 0x84, 0xC0, 0x74, 0x03, 0xEE, 0xEB, 0xF8])  # lodsb; test; jz; out; jmp
+code += bytes([0xFA, 0xF4, 0xEB, 0xFC])                          # cli; hlt; jmp back
+assert len(code) == 0x17
+code += msg + b"\x00"
+sector = code.ljust(510, b"\x00") + b"\x55\xaa"
+open(sys.argv[1], "wb").write(sector + b"\x00" * (1024 * 1024 - 512))
+PY
+    fi
+    echo "$file"
+}
+
+# The demo flow, idempotent: what exists already is shown, not made again.
+demo() {
+    echo "== the openstack CLI against zinc (. var/openrc): token, flavor, image, network"
+    os token issue -f value -c project_id -c expires
+    os flavor show m1.tiny >/dev/null 2>&1 ||
+        os flavor create --vcpus 1 --ram 256 --disk 1 m1.tiny -f value -c id >/dev/null
+    os image show demo-image >/dev/null 2>&1 ||
+        os image create --disk-format raw --container-format bare --file "$(demo_image)" \
+            demo-image -f value -c id >/dev/null
+    os network show demo-net >/dev/null 2>&1 || {
+        os network create demo-net -f value -c id >/dev/null
+        os subnet create --network demo-net --subnet-range 10.20.0.0/24 demo-subnet \
+            -f value -c id >/dev/null
+    }
+    os flavor list
+    os image list
+    os network list
+    echo
+    echo "== openstack server create --wait demo1 (REST, scheduler, conductor, compute on libvirt)"
+    if ! os server show demo1 >/dev/null 2>&1; then
+        local started=$SECONDS
+        os server create --flavor m1.tiny --image demo-image --network demo-net --wait demo1 \
+            -f value -c id >/dev/null
+        echo "demo1 built in $((SECONDS - started)) s (most of it is the CLI's own polling)"
+    fi
+    os server show demo1 -f value -c id -c name -c status -c addresses -c 'OS-EXT-SRV-ATTR:host'
+    local id request
+    id=$(os server show demo1 -f value -c id)
+    echo
+    echo "== the instance in the store (zincctl instance show $id)"
+    ctl instance show "$id"
+    request=$(ctl instance show "$id" | awk -F' = ' '$1 == "request" {print $2}')
+    echo
+    echo "== the create request through the 28 steps (zincctl trace $request)"
+    ctl trace "$request" || true
+    echo
+    echo "== compute hosts and their usage (zincctl hosts)"
+    ctl hosts
+}
+
 start() {
     write_configs
-    ctl keygen --dir "$var/keys" conductor compute identity admin >/dev/null
+    ctl keygen --dir "$var/keys" "${keys[@]}" >/dev/null
+    start_agent conductor
     bootstrap_identity
-    for role in "${agents[@]}"; do
+    for role in "${agents[@]:1}"; do
         start_agent "$role"
     done
     wait_up
@@ -94,26 +249,11 @@ start() {
     echo "== services (zincctl services): every agent reports through the conductor's registry"
     ctl services
     echo
-    echo "== admin pings over CURVE (zincctl ping)"
-    ctl ping
-    echo
-    echo "== compute's own view (zincctl status compute): it called the conductor to discover services"
-    ctl status compute
-    echo
-    echo "== identity over REST, driven by the real openstack CLI (. var/openrc; openstack token issue)"
-    (. "$var/openrc" && openstack token issue -f value -c expires -c project_id -c user_id)
-    echo
-    echo "== the replicated state store the conductor hosts (zincctl store status, put, get)"
-    ctl store status
-    ctl store put settings motd "hello from make run" >/dev/null
-    ctl store get settings motd
-    echo
-    echo "== conductor counters (zincctl metrics conductor): heartbeat casts and calls it served"
-    ctl metrics conductor | grep -E '^rpc_(calls|casts|errors)|^rpc_handler_us\.(count|p50|p99)' || true
+    demo
     cat <<MSG
 
 zinc is running on loopback; all state is under var/.
-  use it:   . var/openrc; openstack token issue; openstack project list
+  use it:   . var/openrc; openstack server list; openstack server show demo1
             export ZINCCTL_CONFIG=$var/etc/zincctl.conf; $bin/zincctl services
   logs:     var/log/*.log
   stop it:  make stop
@@ -121,7 +261,9 @@ MSG
 }
 
 stop() {
-    for role in "${agents[@]}"; do
+    local i
+    for ((i = ${#agents[@]} - 1; i >= 0; i--)); do # compute first, the conductor last
+        local role=${agents[i]}
         if alive "$role"; then
             kill -TERM "$(cat "$var/run/$role.pid")"
             for _ in $(seq 1 50); do
