@@ -484,7 +484,9 @@ s_on_active(void *arg, const zn_fault_t *fault)
     s_upload_t *up = arg;
     up->self->writes--;
     if (fault->code != 0) {
-        (void)zn_imgfile_remove(up->self->files, up->rec.location); /* nobody points at it */
+        if (zn_imgfile_remove(up->self->files, up->rec.location) < 0) { /* nobody points at it */
+            zn_log_warn(NULL, "image file %s left behind", up->rec.location);
+        }
         zn_rest_error(up->req, fault->code == -ECANCELED ? ZN_EUNAVAIL : fault->code,
                       fault->code == ZN_ECONFLICT ? "the image changed during the upload"
                                                   : zn_fault_message(fault));
@@ -534,7 +536,9 @@ s_on_committed(void *arg, int rc, const char *location, const char *md5, const c
     zn_ctx_t ctx;
     s_ctx(up->req, &ctx);
     if (zn_imgdb_put(up->self->db, &ctx, rec, up->gen, s_on_active, up) < 0) {
-        (void)zn_imgfile_remove(up->self->files, rec->location);
+        if (zn_imgfile_remove(up->self->files, rec->location) < 0) {
+            zn_log_warn(NULL, "image file %s left behind", rec->location);
+        }
         zn_rest_error(up->req, ZN_EUNAVAIL, "the store cannot take writes now");
         s_upload_free(&up);
         return;
