@@ -77,8 +77,10 @@ const zn_cfg_opt_t zn_compute_options[] = {
                    "how often the image cache is trimmed"),
     ZN_CFG_INT_ROW(zn_compute_cfg_t, "compute", "console_max_bytes", console_max_bytes, "1048576",
                    1024, 16777216 - 65536, "the most of a console log one console_log returns"),
-    ZN_CFG_BOOL_ROW(zn_compute_cfg_t, "compute", "progress_updates", progress_updates, "true",
-                    "report the spawning step to the conductor (one more store write per build)"),
+    ZN_CFG_INT_ROW(zn_compute_cfg_t, "compute", "progress_after_ms", progress_after_ms, "1000", 0,
+                   3600000,
+                   "a build that took longer than this to reach its disk step reports "
+                   "task_state spawning (one more store write; 0: always)"),
     ZN_CFG_INT_ROW(zn_compute_cfg_t, "resources", "vcpus", vcpus, "0", 0, 1 << 20,
                    "vCPUs to offer; 0: what libvirt reports"),
     ZN_CFG_INT_ROW(zn_compute_cfg_t, "resources", "ram_mb", ram_mb, "0", 0, INT64_C(1) << 40,
@@ -117,6 +119,7 @@ typedef struct s_worker {
 /* An instance the power sync watches, and the state last reported for it. */
 typedef struct {
     int reported;
+    int64_t since_us; /* when the agent last set it: a listing older than that says nothing */
 } s_known_t;
 
 struct zn_compute {
@@ -327,6 +330,7 @@ s_track(zn_compute_t *self, const char *id, int reported)
         zhash_freefn(self->known, id, zn_free);
     }
     known->reported = reported;
+    known->since_us = zn_clock_mono_us();
 }
 
 static void
@@ -472,7 +476,8 @@ s_pack_changes(zn_compute_t *self, const zn_job_t *job, bool full, zn_pack_t *p)
     for (s_known_t *k = zhash_first(self->known); k != NULL; k = zhash_next(self->known)) {
         const char *id = zhash_cursor(self->known);
         int power = s_power_of(job, id);
-        if (zhash_lookup(self->busy, id) != NULL || (!full && power == k->reported)) {
+        if (zhash_lookup(self->busy, id) != NULL || k->since_us >= job->listed_us ||
+            (!full && power == k->reported)) {
             continue;
         }
         zn_pack_map(p, 2);

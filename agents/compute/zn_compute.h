@@ -41,7 +41,7 @@ typedef struct zn_compute_cfg {
     int64_t cache_max_age_s;
     int64_t cache_evict_interval_ms;
     int64_t console_max_bytes;
-    bool progress_updates;
+    int64_t progress_after_ms;
     /* [resources] */
     int64_t vcpus;
     int64_t ram_mb;

@@ -138,6 +138,7 @@ typedef struct {
     bool touched_dir;
     bool defined;
     bool reschedule; /* the failure is this host's: another may succeed */
+    int64_t started_us;
 } s_build_t;
 
 static int
@@ -533,7 +534,10 @@ s_step_disk(s_build_t *b, zn_fault_t *fault)
             close(fd);
         }
     }
-    if (rc == 0 && zn__cworker_env(b->w)->cfg->progress_updates) {
+    /* Fast builds skip the progress write: the user would never see it, and the store would
+     * pay for it. */
+    int64_t after_us = zn__cworker_env(b->w)->cfg->progress_after_ms * 1000;
+    if (rc == 0 && zn_clock_mono_us() - b->started_us >= after_us) {
         zn_fault_t ignored;
         if (zn__cworker_update(b->w, b->job, NULL, "spawning", -1, NULL, NULL, &ignored) < 0) {
             zn_log_debug(b->job->req_id, "progress: %s", zn_fault_message(&ignored));
@@ -752,6 +756,7 @@ zn__cworker_build(zn_cworker_t *w, zn_job_t *job)
     b.w = w;
     b.job = job;
     b.pack = zn_pack_new();
+    b.started_us = zn_clock_mono_us();
     zn_fault_t fault;
     zn_fault_clear(&fault);
     for (int step = 0; step < ZN_STEP_COUNT; step++) {

@@ -33,14 +33,13 @@ typedef enum {
 
 /* The steps of a build, in order: each one is timed, and the failed one is named in
  * build_result. */
-#define ZN_BUILD_STEPS(X)                                                                       \
-    X(ZN_STEP_TAKE, "take", "build_take_us")                                                    \
-    X(ZN_STEP_IMAGE, "image", "build_image_us")                                                 \
-    X(ZN_STEP_NETWORK, "network", "build_network_us")                                           \
-        X(ZN_STEP_VOLUME, "volume", "build_volume_us") X(ZN_STEP_DISK, "disk", "build_disk_us") \
-            X(ZN_STEP_DEFINE, "define", "build_define_us")                                      \
-                X(ZN_STEP_START, "start", "build_start_us")                                     \
-                    X(ZN_STEP_REPORT, "report", "build_report_us")
+#define ZN_BUILD_STEPS(X)                                                                   \
+    X(ZN_STEP_TAKE, "take", "build_take_us")                                                \
+    X(ZN_STEP_IMAGE, "image", "build_image_us")                                             \
+    X(ZN_STEP_NETWORK, "network", "build_network_us")                                       \
+    X(ZN_STEP_VOLUME, "volume", "build_volume_us")                                          \
+    X(ZN_STEP_DISK, "disk", "build_disk_us") X(ZN_STEP_DEFINE, "define", "build_define_us") \
+        X(ZN_STEP_START, "start", "build_start_us") X(ZN_STEP_REPORT, "report", "build_report_us")
 
 typedef enum {
 #define ZN_STEP_ENUM(id, name, metric) id,
@@ -77,6 +76,7 @@ typedef struct zn_job {
     int power_state; /* lifecycle: the state afterwards */
     int64_t step_us[ZN_STEP_COUNT];
     zn_virt_dom_t *doms; /* sync: zinc's domains */
+    int64_t listed_us;   /* sync: when libvirt was asked */
     size_t dom_count;
     zn_job_inst_t *insts; /* reconcile: this host's instances, as the store knows them */
     size_t inst_count;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "zn_cellrec.h"
+#include "zn_clock.h"
 #include "zn_compute_int.h"
 #include "zn_log.h"
 #include "zn_mem.h"
@@ -167,6 +168,7 @@ zn__cworker_console(zn_cworker_t *w, zn_job_t *job)
 void
 zn__cworker_sync(zn_cworker_t *w, zn_job_t *job)
 {
+    job->listed_us = zn_clock_mono_us();
     job->rc = zn_virt_list(zn__cworker_env(w)->virt, &job->doms, &job->dom_count, &job->fault);
 }
 

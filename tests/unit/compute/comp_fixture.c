@@ -162,7 +162,8 @@ s_configure(comp_fixture_t *fix, const char *const *settings)
                            "compute.resource_interval_ms=200",
                            "compute.call_timeout_ms=5000",
                            "compute.stop_timeout_ms=0",
-                           "compute.build_workers=4"};
+                           "compute.build_workers=4",
+                           "compute.progress_after_ms=0"};
     for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
         s_set(fix, fixed[i]);
     }
@@ -316,9 +317,9 @@ comp_fixture_seed(comp_fixture_t *fix, const char *id, const comp_seed_t *seed)
 }
 
 void
-comp_fixture_seed_many(comp_fixture_t *fix, char (*ids)[40], int count)
+comp_fixture_seed_many(comp_fixture_t *fix, char (*ids)[40], int count, const char *image_id)
 {
-    comp_seed_t none = {0};
+    comp_seed_t none = {.image_id = image_id};
     zn_batch_t *batch = zn_batch_new();
     for (int i = 0; i < count; i++) {
         s_put_instance(fix, batch, ids[i], &none);

@@ -51,8 +51,9 @@ typedef struct comp_seed {
  * create event) as the api and scheduler would. SEED may be NULL. */
 void comp_fixture_seed(comp_fixture_t *fix, const char *id, const comp_seed_t *seed);
 
-/* Write COUNT such instances in one batch (benchmarks). IDS holds COUNT ids. */
-void comp_fixture_seed_many(comp_fixture_t *fix, char (*ids)[40], int count);
+/* Write COUNT such instances in one batch (benchmarks), booting IMAGE_ID (may be NULL). IDS
+ * holds COUNT ids. */
+void comp_fixture_seed_many(comp_fixture_t *fix, char (*ids)[40], int count, const char *image_id);
 
 /* Cast METHOD {instance_id: ID, hard: HARD} to the compute agent with TOKEN in the context
  * (may be NULL). Returns the caster's code. */

@@ -395,7 +395,7 @@ test_compute_parallel_builds(void **state)
     for (int i = 0; i < 40; i++) {
         comp_fixture_uuid(ids[i]);
     }
-    comp_fixture_seed_many(env->fix, ids, 40);
+    comp_fixture_seed_many(env->fix, ids, 40, NULL);
     for (int i = 0; i < 40; i++) {
         assert_int_equal(comp_fixture_cast(env->fix, "build", ids[i], false, "tok"), 0);
     }
