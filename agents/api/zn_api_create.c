@@ -35,6 +35,8 @@ typedef struct {
     size_t nic_next; /* networks checked so far */
     size_t bdm_next; /* volumes checked so far */
     bool image_checked;
+    bool group_joined;
+    char **id_list; /* pointers into IDS, for the group join */
     int64_t count;
     char (*ids)[ZN_UUID_LEN + 1];
     char admin_pass[ZN_API_NAME_MAX + 1];
@@ -52,6 +54,7 @@ s_job_free(s_create_t *job)
     zn_free(job->image_arch);
     zn_free(job->image_hypervisor_type);
     zn_free(job->ids);
+    zn_free(job->id_list);
     if (job->token != NULL) {
         sodium_memzero(job->token, strlen(job->token));
         zn_free(job->token);
@@ -532,6 +535,17 @@ zn__api_lanes_destroy(zn_api_t *self)
     zhashx_destroy(&self->lanes);
 }
 
+static void
+s_group_joined(void *arg, const zn_fault_t *fault)
+{
+    s_create_t *job = arg;
+    if (fault->code < 0) {
+        s_fail(job, fault->code, zn_fault_message(fault));
+        return;
+    }
+    s_next(job);
+}
+
 /* The next check, or the write once every check passed. */
 static void
 s_next(s_create_t *job)
@@ -550,6 +564,13 @@ s_next(s_create_t *job)
     } else if (job->bdm_next < job->body.bdm_count && api->volume != NULL) {
         rc = s_call(job, api->volume, "volume_get", "volume_id",
                     job->body.bdms[job->bdm_next].volume_id, s_volume_answer);
+    } else if (job->body.group_id != NULL && !job->group_joined) {
+        /* Members join before they are scheduled: the scheduler sees the group's other
+         * members, even those of this very request. */
+        job->group_joined = true;
+        zn__api_group_join(api, &job->ctx, job->body.group_id, job->id_list,
+                           (size_t)job->body.max_count, s_group_joined, job);
+        return;
     } else {
         s_commit(job);
         return;
@@ -849,8 +870,10 @@ zn__api_server_create(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
         return rc;
     }
     job->ids = zn_calloc((size_t)job->body.max_count, sizeof(*job->ids));
+    job->id_list = zn_calloc((size_t)job->body.max_count, sizeof(char *));
     for (int64_t i = 0; i < job->body.max_count; i++) {
         (void)snprintf(job->ids[i], sizeof(job->ids[i]), "%s", zn_uuid_generate().str);
+        job->id_list[i] = job->ids[i];
     }
     if (job->body.admin_pass != NULL) {
         (void)snprintf(job->admin_pass, sizeof(job->admin_pass), "%s", job->body.admin_pass);

@@ -64,7 +64,8 @@ struct zn_api {
     X(attachment_show) X(attachment_delete) X(service_list) X(service_update) \
     X(hypervisor_list) X(hypervisor_detail) X(hypervisor_show) X(hypervisor_stats) \
     X(zone_list) X(zone_detail) X(limits) X(quota_show) \
-    X(quota_defaults) X(quota_detail) X(quota_update) X(quota_delete)
+    X(quota_defaults) X(quota_detail) X(quota_update) X(quota_delete) \
+    X(group_list) X(group_create) X(group_show) X(group_delete)
 /* clang-format on */
 #define ZN_API_DECLARE(name) int zn__api_##name(void *arg, zn_rest_req_t *req, zn_fault_t *fault);
 ZN_API_VERSION_HANDLERS(ZN_API_DECLARE)
@@ -184,6 +185,14 @@ ZN_MUST_CHECK int zn__api_compute_call(zn_api_t *self, const char *host, const c
 /* Answer REQ with the error of a failed peer call: the peer's words, with 404/409/400 kept and
  * everything else a 503 naming the peer. */
 void zn__api_peer_error(zn_rest_req_t *req, const char *peer, const zn_fault_t *fault);
+
+/* Add IDS (COUNT instance ids, borrowed until DONE runs) to server group GROUP_ID of CTX's
+ * project, conditioned on the group's generation and retried on conflict; DONE(ARG, fault)
+ * runs once: code 0, or -EINVAL (no such group in the project), ZN_EQUOTA (full), or the
+ * write's error. */
+typedef void(zn__api_joined_fn)(void *arg, const zn_fault_t *fault);
+void zn__api_group_join(zn_api_t *self, const zn_ctx_t *ctx, const char *group_id, char **ids,
+                        size_t count, zn__api_joined_fn *done, void *arg);
 
 /* Answer every create still waiting for its write (503) and free the lanes (shutdown). */
 void zn__api_lanes_destroy(zn_api_t *self);

@@ -352,14 +352,93 @@ test_api_flow_quotas(void **state)
     json_decref(doc);
 }
 
+static void
+test_api_flow_server_groups(void **state)
+{
+    (void)state;
+    json_t *doc = NULL;
+    assert_int_equal(s_http("POST", "/os-server-groups", API_ALICE,
+                            "{\"server_group\":{\"name\":\"g\",\"policies\":[\"sideways\"]}}",
+                            &doc),
+                     400);
+    json_decref(doc);
+    assert_int_equal(s_http("POST", "/os-server-groups", API_ALICE,
+                            "{\"server_group\":{\"name\":\"apart\",\"policies\":"
+                            "[\"anti-affinity\"]}}",
+                            &doc),
+                     200);
+    char group[40];
+    (void)snprintf(group, sizeof(group), "%s",
+                   json_string_value(json_object_get(json_object_get(doc, "server_group"), "id")));
+    json_decref(doc);
+    char body[512];
+    (void)snprintf(body, sizeof(body),
+                   "{\"server\":{\"name\":\"apart\",\"imageRef\":\"" S_IMG
+                   "\",\"flavorRef\":\"1\",\"networks\":\"none\",\"min_count\":3},"
+                   "\"os:scheduler_hints\":{\"group\":\"%s\"}}",
+                   group);
+    assert_int_equal(s_http("POST", "/servers", API_ALICE, body, &doc), 202);
+    json_decref(doc);
+    char path[96];
+    (void)snprintf(path, sizeof(path), "/os-server-groups/%s", group);
+    assert_int_equal(s_http("GET", path, API_BOB, NULL, &doc), 404);
+    json_decref(doc);
+    assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
+    json_t *members = json_object_get(json_object_get(doc, "server_group"), "members");
+    assert_int_equal(json_array_size(members), 3);
+    char ids[3][40];
+    for (size_t i = 0; i < 3; i++) {
+        (void)snprintf(ids[i], sizeof(ids[i]), "%s", json_string_value(json_array_get(members, i)));
+    }
+    json_decref(doc);
+    doc = NULL;
+    /* Two hosts, three members kept apart: two ACTIVE on different hosts, one ERROR. */
+    int active = 0;
+    int error = 0;
+    char hosts[3][16] = {"", "", ""};
+    for (size_t i = 0; i < 3; i++) {
+        (void)snprintf(path, sizeof(path), "/servers/%s", ids[i]);
+        const char *got = "BUILD";
+        int64_t deadline = zclock_mono() + 10000;
+        while (strcmp(got, "BUILD") == 0 && zclock_mono() < deadline) {
+            json_decref(doc);
+            assert_int_equal(s_http("GET", path, API_ADMIN, NULL, &doc), 200);
+            got = json_string_value(json_object_get(json_object_get(doc, "server"), "status"));
+        }
+        active += strcmp(got, "ACTIVE") == 0;
+        error += strcmp(got, "ERROR") == 0;
+        const char *host = json_string_value(
+            json_object_get(json_object_get(doc, "server"), "OS-EXT-SRV-ATTR:host"));
+        (void)snprintf(hosts[i], sizeof(hosts[i]), "%s",
+                       strcmp(got, "ACTIVE") == 0 && host != NULL ? host : "");
+        json_decref(doc);
+        doc = NULL;
+        assert_int_equal(s_http("DELETE", path, API_ALICE, NULL, NULL), 204);
+    }
+    assert_int_equal(active, 2);
+    assert_int_equal(error, 1);
+    for (size_t i = 0; i < 3; i++) {
+        for (size_t k = i + 1; k < 3; k++) {
+            assert_true(hosts[i][0] == '\0' || strcmp(hosts[i], hosts[k]) != 0);
+        }
+    }
+    (void)snprintf(path, sizeof(path), "/os-server-groups/%s", group);
+    assert_int_equal(s_http("DELETE", path, API_ALICE, NULL, NULL), 204);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_api_flow_example),     cmocka_unit_test(test_api_flow_lifecycle),
-        cmocka_unit_test(test_api_flow_console),     cmocka_unit_test(test_api_flow_no_valid_host),
-        cmocka_unit_test(test_api_flow_delete),      cmocka_unit_test(test_api_flow_services),
-        cmocka_unit_test(test_api_flow_hypervisors), cmocka_unit_test(test_api_flow_quotas),
+        cmocka_unit_test(test_api_flow_example),
+        cmocka_unit_test(test_api_flow_lifecycle),
+        cmocka_unit_test(test_api_flow_console),
+        cmocka_unit_test(test_api_flow_no_valid_host),
+        cmocka_unit_test(test_api_flow_delete),
+        cmocka_unit_test(test_api_flow_services),
+        cmocka_unit_test(test_api_flow_hypervisors),
+        cmocka_unit_test(test_api_flow_quotas),
+        cmocka_unit_test(test_api_flow_server_groups),
     };
     const char *filter = getenv("ZN_TEST_FILTER"); /* run a subset while debugging */
     if (filter != NULL) {
