@@ -498,6 +498,7 @@ zn__volop_usage_add(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, int
 {
     const char *project = zn__volop_project(op);
     zn_vol_usage_t usage;
+    memset(&usage, 0, sizeof(usage));
     uint64_t gen = ZN_BATCH_GEN_ABSENT;
     int rc = zn__volop_usage_read(op->self, txn, project, &usage, &gen, fault);
     if (rc == 0) {
@@ -555,6 +556,7 @@ s_build_create(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_fault
         return 1; /* an earlier attempt whose answer was lost did commit, the group with it */
     }
     zn_vol_usage_t usage;
+    memset(&usage, 0, sizeof(usage));
     int rc = zn__volop_usage_read(op->self, txn, zn__volop_project(op), &usage, &gen, fault);
     int64_t before = usage.volumes;
     for (size_t i = 0; rc == 0 && i <= op->group_count; i++) {
@@ -922,21 +924,73 @@ s_build_delete_mark(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_
     return zn__volop_put(op, batch, fault);
 }
 
+/* One delete of a group: its record goes into BATCH and its size into the totals. */
+static void
+s_add_delete(zn_volop_t *member, zn_store_read_t *txn, zn_batch_t *batch, int64_t *volumes,
+             int64_t *gigabytes)
+{
+    zn_fault_clear(&member->failure);
+    int rc = zn__volop_read(member, txn, &member->failure);
+    if (rc == -ENOENT) {
+        zn_fault_clear(&member->failure); /* gone: an earlier attempt committed */
+        return;
+    }
+    if (rc == 0) {
+        rc = zn_batch_delete(batch, ZN_TABLE_VOLUMES, s_buf(member->vol.id), member->vol_gen);
+    }
+    if (rc < 0) {
+        if (member->failure.code == 0) {
+            (void)zn_fault_set(&member->failure, rc, "volume %s: cannot build the delete",
+                               member->volume_id);
+        }
+        return;
+    }
+    *volumes -= 1;
+    *gigabytes -= member->vol.size_gb;
+}
+
+/* The last step of the deletes OP leads: every record gone and the usage given back, in one
+ * batch. */
 static int
 s_build_delete_final(zn_volop_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_fault_t *fault)
 {
-    int rc = zn__volop_read(op, txn, fault);
-    if (rc == -ENOENT) {
-        return 1; /* gone: an earlier attempt committed */
+    char *project = zn_strdup(zn__volop_project(op)); /* reads below replace op->vol */
+    int64_t volumes = 0;
+    int64_t gigabytes = 0;
+    for (size_t i = 0; i <= op->group_count; i++) {
+        s_add_delete(i == 0 ? op : op->group[i - 1], txn, batch, &volumes, &gigabytes);
     }
-    if (rc < 0) {
-        return rc;
+    int rc = volumes == 0 ? 1 : 0;
+    if (rc == 0) {
+        zn_vol_usage_t usage;
+        memset(&usage, 0, sizeof(usage));
+        uint64_t gen = ZN_BATCH_GEN_ABSENT;
+        rc = zn__volop_usage_read(op->self, txn, project, &usage, &gen, fault);
+        if (rc == 0) {
+            usage.volumes += volumes;
+            usage.gigabytes += gigabytes;
+            rc = zn__volop_usage_put(batch, project, &usage, gen, fault);
+        }
+        zn_schema_release(&zn_vol_usage_schema, &usage);
     }
-    rc = zn_batch_delete(batch, ZN_TABLE_VOLUMES, s_buf(op->vol.id), op->vol_gen);
-    if (rc < 0) {
-        return zn_fault_set(fault, rc, "volume %s: cannot build the delete", op->vol.id);
+    zn_free(project);
+    return rc;
+}
+
+/* The deletes' batch committed (or failed): answer each. */
+static void
+s_then_deleted(zn_volop_t *op, const zn_fault_t *fault)
+{
+    zn_volop_t **members = op->group;
+    size_t count = op->group_count;
+    op->group = NULL;
+    op->group_count = 0;
+    zn__volop_then_answer(op, fault->code < 0 || op->failure.code == 0 ? fault : &op->failure);
+    for (size_t i = 0; i < count; i++) {
+        zn_volop_t *m = members[i];
+        zn__volop_then_answer(m, fault->code < 0 || m->failure.code == 0 ? fault : &m->failure);
     }
-    return zn__volop_usage_add(op, txn, batch, -1, -op->vol.size_gb, fault);
+    zn_free(members);
 }
 
 static void
@@ -949,7 +1003,8 @@ s_on_removed(zn_volop_t *op, const zn_fault_t *fault)
         zn__volop_run(op, zn__volop_set_status, zn__volop_then_failure);
         return;
     }
-    zn__volop_run_usage(op, s_build_delete_final, zn__volop_then_answer);
+    op->groups = true;
+    zn__volop_run_usage(op, s_build_delete_final, s_then_deleted);
 }
 
 static void
@@ -1008,12 +1063,13 @@ s_recover_one(zn_volops_t *self, const zn_vol_t *vol, uint64_t gen)
     zn__volop_backend(op, &args, s_on_recreated);
 }
 
+/* Left half done on this host before BEFORE_MS (later ones belong to requests in flight). */
 static bool
-s_is_stuck(const zn_volops_t *self, const zn_vol_t *vol)
+s_is_stuck(const zn_volops_t *self, const zn_vol_t *vol, int64_t before_ms)
 {
     zn_vol_status_t status = zn_vol_status(vol);
     return (status == ZN_VOL_CREATING || status == ZN_VOL_DELETING) && vol->volume_host != NULL &&
-           strcmp(vol->volume_host, self->host) == 0;
+           strcmp(vol->volume_host, self->host) == 0 && vol->updated_ms < before_ms;
 }
 
 /* A volume found stuck, with its generation for the conditioned write that takes it up. */
@@ -1032,7 +1088,7 @@ s_stuck_free(s_stuck_t *stuck)
 /* The volumes stuck on this host, copied into OUT (s_stuck_t). */
 static int
 s_collect_stuck(zn_volops_t *self, zn_store_read_t *txn, const zn_store_table_t *table,
-                zlistx_t *out)
+                int64_t before_ms, zlistx_t *out)
 {
     enum {
         S_PAGE = 128
@@ -1048,7 +1104,7 @@ s_collect_stuck(zn_volops_t *self, zn_store_read_t *txn, const zn_store_table_t 
             one->gen = recs[i].generation;
             if (zn_volrec_is_usage_key((const char *)recs[i].key.ptr, recs[i].key.len) ||
                 zn_schema_decode(&zn_vol_schema, recs[i].value, &one->vol, NULL, NULL) < 0 ||
-                !s_is_stuck(self, &one->vol)) {
+                !s_is_stuck(self, &one->vol, before_ms)) {
                 s_stuck_free(one);
                 continue;
             }
@@ -1063,14 +1119,14 @@ s_collect_stuck(zn_volops_t *self, zn_store_read_t *txn, const zn_store_table_t 
 }
 
 int
-zn_volops_recover(zn_volops_t *self, zn_fault_t *fault)
+zn_volops_recover(zn_volops_t *self, int64_t before_ms, zn_fault_t *fault)
 {
     zn_store_read_t *txn = NULL;
     int rc = zn_sclient_read_begin(self->sc, &txn, fault);
     const zn_store_table_t *table = rc == 0 ? s_table(self, fault) : NULL;
     zlistx_t *stuck = zlistx_new();
     if (table != NULL) {
-        rc = s_collect_stuck(self, txn, table, stuck);
+        rc = s_collect_stuck(self, txn, table, before_ms, stuck);
     } else if (rc == 0) {
         rc = ZN_EUNAVAIL;
     }
@@ -1113,6 +1169,7 @@ zn_volops_usage(zn_volops_t *self, const char *project_id, int64_t *volumes, int
     zn_store_read_t *txn = NULL;
     int rc = zn_sclient_read_begin(self->sc, &txn, fault);
     zn_vol_usage_t usage;
+    memset(&usage, 0, sizeof(usage));
     memset(&usage, 0, sizeof(usage));
     uint64_t gen = 0;
     if (rc == 0) {

@@ -125,9 +125,11 @@ ZN_MUST_CHECK int zn_volops_detach(zn_volops_t *self, const zn_ctx_t *ctx,
 
 /* After a restart: finish what this node's agent left half done. Volumes of this host still
  * "creating" get their backing file (an interrupted image copy ends in "error"); volumes still
- * "deleting" are removed and their quota given back. Returns how many were taken up, or
- * ZN_EUNAVAIL with FAULT while the replica cannot be read yet (call again later). */
-ZN_MUST_CHECK int zn_volops_recover(zn_volops_t *self, zn_fault_t *fault);
+ * "deleting" are removed and their quota given back. Only records last changed before
+ * BEFORE_MS (wall clock: when this agent started) count, so requests in flight are left to
+ * themselves. Returns how many were taken up, or ZN_EUNAVAIL with FAULT while the replica
+ * cannot be read yet (call again later). */
+ZN_MUST_CHECK int zn_volops_recover(zn_volops_t *self, int64_t before_ms, zn_fault_t *fault);
 
 /* ---- reads (synchronous, from the local replica) -------------------------------------- */
 

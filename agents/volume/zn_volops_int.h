@@ -70,7 +70,7 @@ struct zn_volop {
     zn_fault_t failure;
     /* The step driver. */
     bool holds_usage;   /* this step is the one writing its project's usage record */
-    bool groups;        /* a create: may share one batch with the creates queued behind it */
+    bool groups;        /* may share one batch with the steps of its kind queued behind it */
     zn_volop_t **group; /* those creates, while this one leads them */
     size_t group_count;
     zn_volop_t *leader;   /* the create whose group this one's status goes with */
@@ -99,7 +99,8 @@ void zn__volop_start(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn 
 /* As zn__volop_start and zn__volop_run, for a step that writes the usage record of OP's
  * project: it runs once no other step of this agent is writing that record, so the agent's own
  * steps never lose generation races to each other (another agent's writes still can: then the
- * step is built again). Creates waiting for the same project go as one batch. */
+ * step is built again). Steps of one kind (creates; the last steps of deletes) waiting for the
+ * same project go as one batch. */
 void zn__volop_start_usage(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn *then);
 void zn__volop_run_usage(zn_volop_t *op, zn_volop_build_fn *build, zn_volop_then_fn *then);
 

@@ -57,7 +57,8 @@ s_queue(zn_volops_t *self, const char *project)
     return q;
 }
 
-/* Take the creates queued right behind LEADER into its group. */
+/* Take the steps of the same kind (creates, or the last steps of deletes) queued right behind
+ * LEADER into its group. */
 static void
 s_gather(s_queue_t *q, zn_volop_t *leader)
 {
@@ -68,7 +69,8 @@ s_gather(s_queue_t *q, zn_volop_t *leader)
     /* An array of pointers to operations, not of operations. */
     leader->group = zn_calloc(cap, sizeof(*leader->group)); // NOLINT(bugprone-sizeof-expression)
     zn_volop_t *next = zlistx_first(q->waiting);
-    while (next != NULL && next->groups && leader->group_count < cap) {
+    while (next != NULL && next->groups && next->build == leader->build &&
+           leader->group_count < cap) {
         leader->group[leader->group_count++] = zlistx_detach(q->waiting, NULL);
         next = zlistx_first(q->waiting);
     }

@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "zn_clock.h"
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_secure.h"
@@ -362,7 +363,7 @@ s_on_recover(zloop_t *loop, int timer_id, void *arg)
     zn_volume_t *self = arg;
     zn_fault_t fault;
     zn_fault_clear(&fault);
-    int rc = zn_volops_recover(self->ops, &fault);
+    int rc = zn_volops_recover(self->ops, self->started_ms, &fault);
     if (rc > 0) {
         zn_log_notice(NULL, "volumes taken up after a restart count=%d", rc);
     }
@@ -529,6 +530,7 @@ zn_volume_open(zn_volume_t **out, const zn_volume_cfg_t *cfg)
     *out = NULL;
     zn_volume_t *self = zn_calloc(1, sizeof(*self));
     self->cfg = cfg;
+    self->started_ms = zn_clock_wall_ms();
     self->calls = zlistx_new();
     zlistx_set_destructor(self->calls, s_call_free);
     zn_fault_t fault;

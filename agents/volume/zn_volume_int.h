@@ -25,7 +25,8 @@ struct zn_volume {
     zn_volops_t *ops;
     zn_rest_t *rest;
     zn_server_t *server;
-    zlistx_t *calls; /* RPC calls in flight (s_call_t), freed at the end if still there */
+    zlistx_t *calls;    /* RPC calls in flight (s_call_t), freed at the end if still there */
+    int64_t started_ms; /* wall clock: what is older was left by an earlier run */
 };
 
 /* The REST routes (zn_volume_rest.c). */

@@ -356,8 +356,9 @@ test_volops_quota_concurrent(void **state)
     }
 }
 
-/* Many creates in one project at once: this agent queues them behind the project's usage
- * record and commits those waiting together as one batch, so none loses a generation race. */
+/* Many creates in one project at once, then as many deletes: this agent queues them behind
+ * the project's usage record and commits those waiting together as one batch, so none loses a
+ * generation race and the usage comes out exact. */
 static void
 test_volops_many_creates(void **state)
 {
@@ -383,10 +384,25 @@ test_volops_many_creates(void **state)
         gigabytes += results[i].vol.size_gb;
     }
     s_usage(env, N, gigabytes);
+    /* And all deleted at once: their last steps share batches too. */
+    s_result_t *deleted = zn_calloc(N, sizeof(*deleted));
+    s_result_t **waiting = zn_calloc(N, sizeof(*waiting));
     for (size_t i = 0; i < N; i++) {
         s_await_status(env, results[i].vol.id, "available");
+        waiting[i] = &deleted[i];
+        assert_int_equal(zn_volops_delete(env->ops, NULL, &s_who, results[i].vol.id, s_done,
+                                          &deleted[i], &fault),
+                         0);
+    }
+    s_wait_all(env, waiting, N);
+    for (size_t i = 0; i < N; i++) {
+        assert_int_equal(deleted[i].code, 0);
+        s_reset(&deleted[i]);
         s_reset(&results[i]);
     }
+    s_usage(env, 0, 0);
+    zn_free(deleted);
+    zn_free(waiting);
     zn_free(results);
     zn_free(pointers);
 }
@@ -660,7 +676,7 @@ test_volops_recover(void **state)
         s_plant(env, &vol, i + 1, (i + 1) * (i + 2) / 2);
     }
     zn_fault_t fault;
-    assert_int_equal(zn_volops_recover(env->ops, &fault), 2);
+    assert_int_equal(zn_volops_recover(env->ops, zn_clock_wall_ms() + 1, &fault), 2);
     s_await_status(env, ids[0], "available");
     int64_t deadline = zn_clock_mono_ms() + 10000;
     zn_vol_t vol;
@@ -674,7 +690,7 @@ test_volops_recover(void **state)
     assert_int_equal(zn_volops_get(env->ops, &s_admin, ids[2], &vol, &fault), 0);
     assert_string_equal(vol.status, "creating");
     zn_schema_release(&zn_vol_schema, &vol);
-    assert_int_equal(zn_volops_recover(env->ops, &fault), 0);
+    assert_int_equal(zn_volops_recover(env->ops, zn_clock_wall_ms() + 1, &fault), 0);
     for (int i = 0; i < 3; i++) {
         zn_free(ids[i]);
         zn_free(hosts[i]);
