@@ -19,11 +19,12 @@
 #include "zn_mem.h"
 #include "zn_mp.h"
 
-#define S_ROUNDS       5
-#define S_COUNT        1000
-#define S_SEED_STEP    500
-#define S_IMAGE_ID     "bench-image"
-#define S_WORKERS_TEXT "64"
+#define S_ROUNDS          5
+#define S_COUNT           1000
+#define S_SEED_STEP       500
+#define S_IMAGE_ID        "bench-image"
+#define S_WORKERS_TEXT    "64"
+#define S_WORKERS_SETTING "compute.build_workers=64"
 
 static int
 s_compare(const void *a, const void *b)
@@ -38,8 +39,8 @@ s_wait_all(comp_fixture_t *fix, char (*ids)[40], int count, const char *vm_state
 {
     for (int i = 0; i < count; i++) {
         if (!comp_fixture_wait(fix, ids[i], vm_state, 60000)) {
-            fprintf(stderr, "bench_compute: instance %s never reached %s\n", ids[i],
-                    vm_state != NULL ? vm_state : "deleted");
+            (void)fprintf(stderr, "bench_compute: instance %s never reached %s\n", ids[i],
+                          vm_state != NULL ? vm_state : "deleted");
             exit(1);
         }
     }
@@ -98,7 +99,7 @@ s_print_steps(comp_fixture_t *fix)
     if (zn_client_call_sync(comp_fixture_admin_client(fix), "metrics", NULL, none, 5000, &reply,
                             &fault) != 0 ||
         zn_mp_to_json(zn_reply_env(reply)->body, &json, &fault) != 0) {
-        fprintf(stderr, "bench_compute: no metrics: %s\n", fault.message);
+        (void)fprintf(stderr, "bench_compute: no metrics: %s\n", fault.message);
         zn_reply_destroy(&reply);
         return;
     }
@@ -133,8 +134,7 @@ main(void)
         return 1;
     }
     char *local = zn_asprintf("compute.local_images_dir=%s", dir);
-    const char *settings[] = {local, "agent.log_level=error",
-                              "compute.build_workers=" S_WORKERS_TEXT,
+    const char *settings[] = {local, "agent.log_level=error", S_WORKERS_SETTING,
                               "compute.power_sync_interval_ms=1000", NULL};
     const char *cond_settings[] = {"agent.log_level=error", NULL};
     comp_fixture_t *fix = comp_fixture_start("bench-node", settings, cond_settings);
@@ -154,7 +154,7 @@ main(void)
     zn_free(ids);
     char *cmd = zn_asprintf("rm -rf '%s'", dir);
     if (system(cmd) != 0) {
-        fprintf(stderr, "bench_compute: cannot remove %s\n", dir);
+        (void)fprintf(stderr, "bench_compute: cannot remove %s\n", dir);
     }
     zn_str_free(&cmd);
     zn_str_free(&local);

@@ -902,7 +902,7 @@ static int
 s_open_casters(zn_compute_t *self, zn_fault_t *fault)
 {
     char **endpoints = zn_str_split(self->cfg->common.conductor_cast, ',', &self->caster_count);
-    self->casters = zn_calloc(self->caster_count + 1, sizeof(*self->casters));
+    self->casters = zn_calloc(self->caster_count + 1, sizeof(zn_caster_t *));
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < self->caster_count; i++) {
         zn_caster_opts_t opts = {

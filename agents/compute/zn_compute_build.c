@@ -23,7 +23,7 @@
 
 #define S_PORTS_MAX       16
 #define S_VOLUMES_MAX     16
-#define S_CHUNK_BYTES     (4u * 1024u * 1024u)
+#define S_CHUNK_BYTES     4194304u /* 4 MiB, image_read's limit */
 #define S_IMAGE_MAX_BYTES (64LL * 1024 * 1024 * 1024)
 
 extern char **environ;

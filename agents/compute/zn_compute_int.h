@@ -33,13 +33,14 @@ typedef enum {
 
 /* The steps of a build, in order: each one is timed, and the failed one is named in
  * build_result. */
-#define ZN_BUILD_STEPS(X)                                                                   \
-    X(ZN_STEP_TAKE, "take", "build_take_us")                                                \
-    X(ZN_STEP_IMAGE, "image", "build_image_us")                                             \
-    X(ZN_STEP_NETWORK, "network", "build_network_us")                                       \
-    X(ZN_STEP_VOLUME, "volume", "build_volume_us")                                          \
-    X(ZN_STEP_DISK, "disk", "build_disk_us") X(ZN_STEP_DEFINE, "define", "build_define_us") \
-        X(ZN_STEP_START, "start", "build_start_us") X(ZN_STEP_REPORT, "report", "build_report_us")
+#define ZN_BUILD_STEPS(X)                                                                      \
+    X(ZN_STEP_TAKE, "take", "build_take_us")                                                   \
+    X(ZN_STEP_IMAGE, "image", "build_image_us")                                                \
+    X(ZN_STEP_NETWORK, "network", "build_network_us")                                          \
+    X(ZN_STEP_VOLUME, "volume", "build_volume_us")                                             \
+    X(ZN_STEP_DISK, "disk", "build_disk_us")                                                   \
+    X(ZN_STEP_DEFINE, "define", "build_define_us") X(ZN_STEP_START, "start", "build_start_us") \
+        X(ZN_STEP_REPORT, "report", "build_report_us")
 
 typedef enum {
 #define ZN_STEP_ENUM(id, name, metric) id,

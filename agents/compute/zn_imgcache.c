@@ -129,11 +129,11 @@ static void
 s_hex(const unsigned char *digest, unsigned len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
-    for (unsigned i = 0; i < len; i++) {
+    for (size_t i = 0; i < len; i++) {
         out[2 * i] = digits[digest[i] >> 4];
         out[2 * i + 1] = digits[digest[i] & 15];
     }
-    out[2 * len] = '\0';
+    out[(size_t)2 * len] = '\0';
 }
 
 static int

@@ -38,7 +38,7 @@ struct comp_fixture {
 static void
 s_die(const char *what)
 {
-    fprintf(stderr, "comp_fixture: %s\n", what);
+    (void)fprintf(stderr, "comp_fixture: %s\n", what);
     abort();
 }
 
@@ -113,7 +113,6 @@ comp_fixture_start_compute(comp_fixture_t *fix)
     char *call = NULL;
     char *admin = NULL;
     if (zsock_recv(fix->actor, "sss", &cast, &call, &admin) < 0) {
-        fprintf(stderr, "errno %d %s interrupted %d\n", errno, strerror(errno), zsys_interrupted);
         s_die("no endpoints from the compute agent");
     }
     (void)snprintf(fix->cast_endpoint, sizeof(fix->cast_endpoint), "%s", cast);
@@ -210,7 +209,7 @@ comp_fixture_stop(comp_fixture_t **fix_p)
     zn_cfg_release(&fix->cfg, zn_compute_options);
     char *cmd = zn_asprintf("rm -rf '%s'", fix->dir);
     if (system(cmd) != 0) {
-        fprintf(stderr, "comp_fixture: cannot remove %s\n", fix->dir);
+        (void)fprintf(stderr, "comp_fixture: cannot remove %s\n", fix->dir);
     }
     zn_str_free(&cmd);
     zn_free(fix->dir);

@@ -146,8 +146,8 @@ test_compute_console_log(void **state)
     char *path = zn_asprintf("%s/instances/%s/console.log", comp_fixture_state_dir(env->fix), id);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
-    fputs("boot\nline two\n\x1b[0mlast line\n", f);
-    fclose(f);
+    (void)fputs("boot\nline two\n\x1b[0mlast line\n", f);
+    (void)fclose(f);
     zn_str_free(&path);
     zn_pack_t *p = zn_pack_new();
     zn_pack_map(p, 2);

@@ -105,7 +105,7 @@ s_read(const char *path)
     }
     char buf[256] = "";
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
+    (void)fclose(f);
     return zn_strndup(buf, n);
 }
 

@@ -79,9 +79,9 @@ s_write_qemu_conf(const char *root)
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     if (geteuid() == 0) {
-        fputs("user = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\n", f);
+        (void)fputs("user = \"root\"\ngroup = \"root\"\ndynamic_ownership = 0\n", f);
     }
-    fputs("security_driver = \"none\"\nstdio_handler = \"file\"\n", f);
+    (void)fputs("security_driver = \"none\"\nstdio_handler = \"file\"\n", f);
     assert_int_equal(fclose(f), 0);
     zn_str_free(&path);
     zn_str_free(&etc);
