@@ -1195,8 +1195,9 @@ zn_conductor_inst_instance_delete(zn_conductor_inst_t *self, zn_call_t *call, zn
     op->mutate = s_mutate_delete;
     size_t count = 0;
     char **volumes = s_instance_volumes(self, op->instance_id, &count);
-    rc = zn_conductor_release_start(self->release, op->req_id, op->instance_id, volumes, count,
-                                    s_released, op);
+    /* CALL itself (not its deferred copy) still holds the caller's token here. */
+    rc = zn_conductor_release_start(self->release, &zn_call_env(call)->ctx, op->instance_id,
+                                    volumes, count, s_released, op);
     for (size_t i = 0; i < count; i++) {
         zn_str_free(&volumes[i]);
     }

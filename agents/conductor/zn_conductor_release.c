@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "zn_client.h"
 #include "zn_log.h"
 #include "zn_mem.h"
@@ -22,7 +24,8 @@ struct zn_conductor_release {
 /* One release in progress. */
 typedef struct {
     zn_conductor_release_t *owner;
-    zn_ctx_t ctx; /* request id only: controllers call without a user token */
+    zn_ctx_t ctx;   /* request id, and TOKEN when the caller had one */
+    uint8_t *token; /* owned copy (secret: wiped before it is freed) */
     char *instance_id;
     char **volumes;
     size_t volume_count;
@@ -39,6 +42,10 @@ s_job_end(s_job_t *job, const zn_fault_t *fault)
         zn_str_free(&job->volumes[i]);
     }
     zn_free(job->volumes);
+    if (job->token != NULL) {
+        sodium_memzero(job->token, job->ctx.token.len);
+        zn_free(job->token);
+    }
     zn_str_free(&job->instance_id);
     zn_free(job);
 }
@@ -123,7 +130,7 @@ s_release_ports(s_job_t *job)
 }
 
 int
-zn_conductor_release_start(zn_conductor_release_t *self, const char *req_id,
+zn_conductor_release_start(zn_conductor_release_t *self, const zn_ctx_t *ctx,
                            const char *instance_id, char *const *volumes, size_t volume_count,
                            zn_conductor_release_fn *fn, void *arg)
 {
@@ -132,7 +139,12 @@ zn_conductor_release_start(zn_conductor_release_t *self, const char *req_id,
     }
     s_job_t *job = zn_calloc(1, sizeof(*job));
     job->owner = self;
-    (void)snprintf(job->ctx.req_id, sizeof(job->ctx.req_id), "%s", req_id);
+    (void)snprintf(job->ctx.req_id, sizeof(job->ctx.req_id), "%s", ctx->req_id);
+    if (ctx->token.len > 0) {
+        job->token = zn_malloc(ctx->token.len);
+        memcpy(job->token, ctx->token.ptr, ctx->token.len);
+        job->ctx.token = (zn_buf_t){job->token, ctx->token.len};
+    }
     job->instance_id = zn_strdup(instance_id);
     job->volumes = zn_calloc(volume_count + 1, sizeof(*job->volumes));
     for (size_t i = 0; i < volume_count; i++) {

@@ -11,6 +11,7 @@
 
 #include <czmq.h>
 
+#include "zn_env.h"
 #include "zn_err.h"
 #include "zn_metrics.h"
 #include "zn_secure.h"
@@ -39,9 +40,11 @@ void zn_conductor_release_destroy(zn_conductor_release_t **self_p);
 typedef void(zn_conductor_release_fn)(void *arg, const zn_fault_t *fault);
 
 /* Give back the ports of device INSTANCE_ID, then detach each of VOLUMES (copied) from it, for
- * request REQ_ID. FN runs later, never inside this call. Returns 0; -ENOENT when no configured
+ * the request CTX (its request id, and the user's token when it has one: with CURVE off, the
+ * network and volume agents accept no call without one; copied). FN runs later, never inside
+ * this call. Returns 0; -ENOENT when no configured
  * service has anything to give back (the caller goes on at once); FN never runs on an error. */
-ZN_MUST_CHECK int zn_conductor_release_start(zn_conductor_release_t *self, const char *req_id,
+ZN_MUST_CHECK int zn_conductor_release_start(zn_conductor_release_t *self, const zn_ctx_t *ctx,
                                              const char *instance_id, char *const *volumes,
                                              size_t volume_count, zn_conductor_release_fn *fn,
                                              void *arg);
