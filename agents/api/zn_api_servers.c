@@ -5,6 +5,7 @@
 #include <regex.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -246,7 +247,36 @@ typedef struct {
     const char *project; /* NULL: every project (admin, all_tenants) */
     const char *image;
     const char *flavor;
+    bool ip_set;
+    regex_t ip;
+    int64_t changes_since_ms; /* 0: any */
 } s_list_t;
+
+static bool
+s_ip_matches(const s_list_t *list, const zn_cell_instance_t *inst)
+{
+    for (size_t i = 0; i < inst->nic_count; i++) {
+        const char *ip = inst->nics[i].fixed_ip;
+        if (ip != NULL && regexec(&list->ip, ip, 0, NULL, 0) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The filters on the instance's own words: name and ip (regular expressions), changes-since. */
+static bool
+s_wanted_text(const s_list_t *list, const zn_cell_instance_t *inst)
+{
+    if (list->name_set &&
+        regexec(&list->name, inst->name != NULL ? inst->name : "", 0, NULL, 0) != 0) {
+        return false;
+    }
+    if (list->ip_set && !s_ip_matches(list, inst)) {
+        return false;
+    }
+    return list->changes_since_ms == 0 || inst->updated_ms >= list->changes_since_ms;
+}
 
 static bool
 s_wanted(const s_list_t *list, const zn_cell_instance_t *inst)
@@ -271,8 +301,7 @@ s_wanted(const s_list_t *list, const zn_cell_instance_t *inst)
     if (list->flavor != NULL && strcmp(inst->flavor.id, list->flavor) != 0) {
         return false;
     }
-    return !list->name_set ||
-           regexec(&list->name, inst->name != NULL ? inst->name : "", 0, NULL, 0) == 0;
+    return s_wanted_text(list, inst);
 }
 
 static int
@@ -307,6 +336,50 @@ s_newest_first(const void *a, const void *b)
     return strcmp(x->id, y->id);
 }
 
+/* "2026-03-01T10:22:04Z", with optional fractions and a +00:00 zone, as milliseconds. */
+static int
+s_parse_time(const char *text, int64_t *out_ms)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof(tm));
+    const char *rest = strptime(text, "%Y-%m-%dT%H:%M:%S", &tm);
+    if (rest == NULL) {
+        return -EINVAL;
+    }
+    if (*rest == '.') {
+        rest += 1 + strspn(rest + 1, "0123456789");
+    }
+    if (*rest != '\0' && strcmp(rest, "Z") != 0 && strcmp(rest, "+00:00") != 0) {
+        return -EINVAL;
+    }
+    *out_ms = (int64_t)timegm(&tm) * 1000;
+    return 0;
+}
+
+static int
+s_text_filters(zn_rest_req_t *req, s_list_t *list, zn_fault_t *fault)
+{
+    const char *name = zn_rest_query(req, "name");
+    if (name != NULL) {
+        if (regcomp(&list->name, name, REG_EXTENDED | REG_NOSUB) != 0) {
+            return zn_fault_set(fault, -EINVAL, "Invalid name filter: %s", name);
+        }
+        list->name_set = true;
+    }
+    const char *ip = zn_rest_query(req, "ip");
+    if (ip != NULL) {
+        if (regcomp(&list->ip, ip, REG_EXTENDED | REG_NOSUB) != 0) {
+            return zn_fault_set(fault, -EINVAL, "Invalid ip filter: %s", ip);
+        }
+        list->ip_set = true;
+    }
+    const char *since = zn_rest_query(req, "changes-since");
+    if (since != NULL && s_parse_time(since, &list->changes_since_ms) < 0) {
+        return zn_fault_set(fault, -EINVAL, "Invalid changes-since value: %s", since);
+    }
+    return 0;
+}
+
 static int
 s_filters(zn_rest_req_t *req, s_list_t *list, zn_fault_t *fault)
 {
@@ -325,14 +398,7 @@ s_filters(zn_rest_req_t *req, s_list_t *list, zn_fault_t *fault)
     list->host = admin ? zn_rest_query(req, "host") : NULL;
     list->image = zn_rest_query(req, "image");
     list->flavor = zn_rest_query(req, "flavor");
-    const char *name = zn_rest_query(req, "name");
-    if (name != NULL) {
-        if (regcomp(&list->name, name, REG_EXTENDED | REG_NOSUB) != 0) {
-            return zn_fault_set(fault, -EINVAL, "Invalid name filter: %s", name);
-        }
-        list->name_set = true;
-    }
-    return 0;
+    return s_text_filters(req, list, fault);
 }
 
 static void
@@ -344,6 +410,9 @@ s_list_free(s_list_t *list)
     zn_free(list->items);
     if (list->name_set) {
         regfree(&list->name);
+    }
+    if (list->ip_set) {
+        regfree(&list->ip);
     }
 }
 

@@ -245,6 +245,20 @@ test_api_servers_list(void **state)
     json_decref(doc);
     assert_int_equal(s_http("GET", "/servers?marker=nope", API_BOB, NULL, &doc), 400);
     json_decref(doc);
+    assert_int_equal(
+        s_http("GET", "/servers?changes-since=2000-01-01T00:00:00Z", API_BOB, NULL, &doc), 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "servers")), 3);
+    json_decref(doc);
+    assert_int_equal(
+        s_http("GET", "/servers?changes-since=2999-01-01T00:00:00.000000", API_BOB, NULL, &doc),
+        200);
+    assert_int_equal(json_array_size(json_object_get(doc, "servers")), 0);
+    json_decref(doc);
+    assert_int_equal(s_http("GET", "/servers?changes-since=yesterday", API_BOB, NULL, &doc), 400);
+    json_decref(doc);
+    assert_int_equal(s_http("GET", "/servers?ip=^10\\.", API_BOB, NULL, &doc), 200);
+    assert_int_equal(json_array_size(json_object_get(doc, "servers")), 0); /* no address yet */
+    json_decref(doc);
 }
 
 static void
