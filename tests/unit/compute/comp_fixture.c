@@ -21,7 +21,10 @@
 #define S_C(text) ((char *)(uintptr_t)(text))
 
 struct comp_fixture {
-    cond_fixture_t *cond;
+    cond_fixture_t *cond; /* NULL beside someone else's conductor */
+    char *conductor_call;
+    char *conductor_cast;
+    char *store_dir;
     char host[64];
     char *dir;
     zn_compute_cfg_t cfg;
@@ -168,15 +171,16 @@ s_configure(comp_fixture_t *fix, const char *const *settings)
     }
     s_setf(fix, "agent.host", fix->host);
     s_setf(fix, "compute.state_dir", fix->dir);
-    s_setf(fix, "peers.conductor_call", cond_fixture_call(fix->cond));
-    s_setf(fix, "peers.conductor_cast", cond_fixture_cast(fix->cond));
+    s_setf(fix, "peers.conductor_call", fix->conductor_call);
+    s_setf(fix, "peers.conductor_cast", fix->conductor_cast);
     for (size_t i = 0; settings != NULL && settings[i] != NULL; i++) {
         s_set(fix, settings[i]);
     }
 }
 
-comp_fixture_t *
-comp_fixture_start(const char *host, const char *const *settings, const char *const *cond_settings)
+static comp_fixture_t *
+s_start(const char *host, const char *const *settings, cond_fixture_t *cond,
+        const char *conductor_call, const char *conductor_cast, const char *store_dir)
 {
     comp_fixture_t *fix = zn_calloc(1, sizeof(*fix));
     (void)snprintf(fix->host, sizeof(fix->host), "%s", host);
@@ -184,9 +188,11 @@ comp_fixture_start(const char *host, const char *const *settings, const char *co
     if (mkdtemp(fix->dir) == NULL) {
         s_die("mkdtemp");
     }
-    fix->cond = cond_fixture_start(cond_settings);
-    zn_sclient_opts_t sopts = {.data_dir = cond_fixture_store_dir(fix->cond),
-                               .conductor_call = cond_fixture_call(fix->cond)};
+    fix->cond = cond;
+    fix->conductor_call = zn_strdup(conductor_call);
+    fix->conductor_cast = zn_strdup(conductor_cast);
+    fix->store_dir = zn_strdup(store_dir);
+    zn_sclient_opts_t sopts = {.data_dir = fix->store_dir, .conductor_call = conductor_call};
     zn_fault_t fault;
     if (zn_sclient_open(&fix->sc, &sopts, &fault) != 0) {
         s_die(fault.message);
@@ -194,6 +200,21 @@ comp_fixture_start(const char *host, const char *const *settings, const char *co
     s_configure(fix, settings);
     comp_fixture_start_compute(fix);
     return fix;
+}
+
+comp_fixture_t *
+comp_fixture_start(const char *host, const char *const *settings, const char *const *cond_settings)
+{
+    cond_fixture_t *cond = cond_fixture_start(cond_settings);
+    return s_start(host, settings, cond, cond_fixture_call(cond), cond_fixture_cast(cond),
+                   cond_fixture_store_dir(cond));
+}
+
+comp_fixture_t *
+comp_fixture_start_on(const char *host, const char *const *settings, const char *conductor_call,
+                      const char *conductor_cast, const char *store_dir)
+{
+    return s_start(host, settings, NULL, conductor_call, conductor_cast, store_dir);
 }
 
 void
@@ -206,6 +227,9 @@ comp_fixture_stop(comp_fixture_t **fix_p)
     comp_fixture_stop_compute(fix);
     zn_sclient_destroy(&fix->sc);
     cond_fixture_stop(&fix->cond);
+    zn_str_free(&fix->conductor_call);
+    zn_str_free(&fix->conductor_cast);
+    zn_str_free(&fix->store_dir);
     zn_cfg_release(&fix->cfg, zn_compute_options);
     char *cmd = zn_asprintf("rm -rf '%s'", fix->dir);
     if (system(cmd) != 0) {
@@ -258,7 +282,7 @@ s_put_instance(comp_fixture_t *fix, zn_batch_t *batch, const char *id, const com
     zn_cell_instance_t inst = {
         .id = S_C(id),
         .name = S_C(seed->name != NULL ? seed->name : "vm"),
-        .project_id = S_C("p1"),
+        .project_id = S_C(seed->project_id != NULL ? seed->project_id : "p1"),
         .user_id = S_C("u1"),
         .request_id = S_C("req-test"),
         .host = fix->host,

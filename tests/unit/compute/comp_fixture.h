@@ -21,6 +21,12 @@ typedef struct comp_fixture comp_fixture_t;
 comp_fixture_t *comp_fixture_start(const char *host, const char *const *settings,
                                    const char *const *cond_settings);
 
+/* The same beside a conductor someone else runs (CONDUCTOR_CALL, CONDUCTOR_CAST, its replica in
+ * STORE_DIR): the fixture then starts only the compute agent. */
+comp_fixture_t *comp_fixture_start_on(const char *host, const char *const *settings,
+                                      const char *conductor_call, const char *conductor_cast,
+                                      const char *store_dir);
+
 /* Stop the compute agent only (a crash as far as the store is concerned), and start it again
  * with the same configuration and state directory. */
 void comp_fixture_stop_compute(comp_fixture_t *fix);
@@ -39,6 +45,7 @@ zn_client_t *comp_fixture_admin_client(comp_fixture_t *fix);
 typedef struct comp_seed {
     const char *image_id;
     const char *name;
+    const char *project_id; /* default "p1" */
     int64_t vcpus;
     int64_t ram_mb;
     const char *task_state; /* default "scheduling" */
