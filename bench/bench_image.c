@@ -303,7 +303,9 @@ main(int argc, char **argv)
     cond_fixture_stop(&b.cond);
     (void)unlink(b.src);
     char *rm = zn_asprintf("rm -rf %s", b.dir);
-    (void)system(rm);
+    if (system(rm) != 0) {
+        (void)fprintf(stderr, "bench_image: %s left behind\n", b.dir);
+    }
     zn_str_free(&rm);
     zn_free(b.block);
     printf("image: upload_ratio=%.2f download_ratio=%.2f\n", upload / copy_sync, download / copy);
