@@ -74,7 +74,7 @@ s_create(int who, const char *name, const char *flavor, char *id)
 static bool
 s_wait_status(const char *id, const char *status)
 {
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     return api_fixture_wait_server(s_fix, path, API_ADMIN, 200, "status", status, 10000);
 }
@@ -82,7 +82,7 @@ s_wait_status(const char *id, const char *status)
 static int
 s_action(const char *id, const char *body)
 {
-    char path[96];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s/action", id);
     json_t *doc = NULL;
     int status = s_http("POST", path, API_ALICE, body, &doc);
@@ -97,7 +97,7 @@ test_api_flow_example(void **state)
     char id[37];
     s_create(API_ALICE, "vm1", "1", id);
     assert_true(s_wait_status(id, "ACTIVE"));
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     json_t *doc = NULL;
     assert_int_equal(s_http("GET", path, API_ADMIN, NULL, &doc), 200);
@@ -127,7 +127,7 @@ test_api_flow_lifecycle(void **state)
     assert_true(s_wait_status(id, "ACTIVE"));
     assert_int_equal(s_action(id, "{\"reboot\":{\"type\":\"SIDEWAYS\"}}"), 400);
     assert_int_equal(s_action(id, "{\"os-migrate\":null}"), 400);
-    char path[120];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s/os-instance-actions", id);
     json_t *doc = NULL;
     assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
@@ -141,9 +141,11 @@ test_api_flow_lifecycle(void **state)
     (void)snprintf(request_id, sizeof(request_id), "%s",
                    json_string_value(json_object_get(json_array_get(actions, 3), "request_id")));
     json_decref(doc);
-    (void)snprintf(path, sizeof(path), "/servers/%s/os-instance-actions/%s", id, request_id);
-    assert_true(api_fixture_wait_server(s_fix, path, API_ALICE, 200, NULL, NULL, 1000));
-    assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
+    char action_path[200];
+    (void)snprintf(action_path, sizeof(action_path), "/servers/%s/os-instance-actions/%s", id,
+                   request_id);
+    assert_true(api_fixture_wait_server(s_fix, action_path, API_ALICE, 200, NULL, NULL, 1000));
+    assert_int_equal(s_http("GET", action_path, API_ALICE, NULL, &doc), 200);
     json_t *events = json_object_get(json_object_get(doc, "instanceAction"), "events");
     assert_string_equal(json_string_value(json_object_get(json_array_get(events, 0), "result")),
                         "Success");
@@ -157,7 +159,7 @@ test_api_flow_console(void **state)
     char id[37];
     s_create(API_ALICE, "vm-console", "1", id);
     assert_true(s_wait_status(id, "ACTIVE"));
-    char path[96];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s/action", id);
     json_t *doc = NULL;
     assert_int_equal(
@@ -173,7 +175,7 @@ test_api_flow_no_valid_host(void **state)
     char id[37];
     s_create(API_ALICE, "vm-giant", "16", id);
     assert_true(s_wait_status(id, "ERROR"));
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     json_t *doc = NULL;
     assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
@@ -206,7 +208,7 @@ test_api_flow_delete(void **state)
     s_create(API_BOB, "vm-gone", "1", id);
     assert_true(s_wait_status(id, "ACTIVE"));
     assert_int_equal(s_running_vms(), before + 1);
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     assert_int_equal(s_http("DELETE", path, API_BOB, NULL, NULL), 204);
     assert_true(api_fixture_wait_server(s_fix, path, API_BOB, 404, NULL, NULL, 10000));
@@ -244,7 +246,7 @@ s_place_until(const char *status)
     while (!done && zclock_mono() < deadline) {
         char id[37];
         s_create(API_ADMIN, "vm-placed", "1", id);
-        char path[80];
+        char path[200];
         (void)snprintf(path, sizeof(path), "/servers/%s", id);
         json_t *doc = NULL;
         const char *got = "BUILD";
@@ -304,7 +306,7 @@ test_api_flow_hypervisors(void **state)
     json_t *hv = json_array_get(list, 0);
     assert_int_equal(json_integer_value(json_object_get(hv, "vcpus")), 4);
     assert_true(json_is_integer(json_object_get(hv, "id")));
-    char path[64];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/os-hypervisors/%lld",
                    (long long)json_integer_value(json_object_get(hv, "id")));
     json_decref(doc);
@@ -324,7 +326,7 @@ static void
 test_api_flow_quotas(void **state)
 {
     (void)state;
-    char path[128];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/os-quota-sets/%s", api_fixture_project(s_fix, API_BOB));
     json_t *doc = NULL;
     assert_int_equal(s_http("PUT", path, API_ADMIN, "{\"quota_set\":{\"instances\":0}}", &doc),
@@ -379,7 +381,7 @@ test_api_flow_server_groups(void **state)
                    group);
     assert_int_equal(s_http("POST", "/servers", API_ALICE, body, &doc), 202);
     json_decref(doc);
-    char path[96];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/os-server-groups/%s", group);
     assert_int_equal(s_http("GET", path, API_BOB, NULL, &doc), 404);
     json_decref(doc);

@@ -84,7 +84,7 @@ test_api_servers_example(void **state)
     (void)state;
     char id[37];
     assert_int_equal(s_create(API_ALICE, "vm-example", NULL, id), 202);
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     json_t *doc = NULL;
     assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
@@ -133,7 +133,7 @@ test_api_servers_shape(void **state)
                                           "security_groups"};
     char id[37];
     assert_int_equal(s_create(API_ALICE, "vm-shape", ",\"metadata\":{\"k\":\"v\"}", id), 202);
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     for (int who = API_ADMIN; who <= API_ALICE; who++) {
         json_t *doc = NULL;
@@ -201,7 +201,7 @@ test_api_servers_isolation(void **state)
     (void)state;
     char id[37];
     assert_int_equal(s_create(API_ALICE, "vm-private", NULL, id), 202);
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     json_t *doc = NULL;
     assert_int_equal(s_http("GET", path, API_BOB, NULL, &doc), 404);
@@ -267,7 +267,7 @@ test_api_servers_update(void **state)
     (void)state;
     char id[37];
     assert_int_equal(s_create(API_ALICE, "before", NULL, id), 202);
-    char path[120];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     json_t *doc = NULL;
     assert_int_equal(s_http("PUT", path, API_ALICE, "{\"server\":{\"name\":\"after\"}}", &doc),
@@ -298,7 +298,7 @@ test_api_servers_delete(void **state)
     (void)state;
     char id[37];
     assert_int_equal(s_create(API_ALICE, "doomed", NULL, id), 202);
-    char path[80];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s", id);
     assert_int_equal(s_http("DELETE", path, API_ALICE, NULL, NULL), 204);
     assert_true(api_fixture_wait_server(s_fix, path, API_ALICE, 404, NULL, NULL, 5000));
@@ -383,7 +383,7 @@ test_api_servers_dead_host(void **state)
     (void)state;
     const char *id = "5d0c0c1e-2b7a-4f43-9c1e-6f1a7f0a0d01";
     s_seed_ghost(id);
-    char path[120];
+    char path[200];
     (void)snprintf(path, sizeof(path), "/servers/%s/action", id);
     json_t *doc = NULL;
     assert_int_equal(s_http("POST", path, API_ALICE, "{\"os-stop\":null}", &doc), 202);
