@@ -234,6 +234,34 @@ s_action(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
         zn_volops_extend(self->ops, &ctx, &who, id, action.new_size_gb, s_on_accepted, req, fault));
 }
 
+/* ---- limits ------------------------------------------------------------------------------ */
+
+/* GET /limits: the project's quotas and what it uses (openstack limits show --absolute). */
+static int
+s_limits(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
+{
+    zn_volume_t *self = arg;
+    zn_volops_who_t who;
+    int64_t volumes = 0;
+    int64_t gigabytes = 0;
+    int rc = s_who(req, &who, fault);
+    if (rc == 0) {
+        rc = zn_volops_usage(self->ops, zn_rest_capture(req, 0), &volumes, &gigabytes, fault);
+    }
+    if (rc < 0) {
+        return rc;
+    }
+    json_t *absolute =
+        json_pack("{s:I,s:I,s:I,s:I,s:i,s:i,s:i,s:i,s:i,s:i}", "maxTotalVolumes",
+                  (json_int_t)self->cfg->quota_volumes, "maxTotalVolumeGigabytes",
+                  (json_int_t)self->cfg->quota_gigabytes, "totalVolumesUsed", (json_int_t)volumes,
+                  "totalGigabytesUsed", (json_int_t)gigabytes, "maxTotalSnapshots", 0,
+                  "totalSnapshotsUsed", 0, "maxTotalBackups", 0, "totalBackupsUsed", 0,
+                  "maxTotalBackupGigabytes", 0, "totalBackupGigabytesUsed", 0);
+    zn_rest_reply(req, 200, json_pack("{s:{s:[],s:o}}", "limits", "rate", "absolute", absolute));
+    return 0;
+}
+
 /* ---- lists ------------------------------------------------------------------------------- */
 
 static bool
@@ -340,5 +368,6 @@ const zn_rest_route_t zn__volume_routes[] = {
     {"PUT", "/v3/*/volumes/*", s_update, ZN_REST_JSON},
     {"DELETE", "/v3/*/volumes/*", s_delete, 0},
     {"POST", "/v3/*/volumes/*/action", s_action, ZN_REST_JSON},
+    {"GET", "/v3/*/limits", s_limits, 0},
     {NULL, NULL, NULL, 0},
 };

@@ -307,6 +307,14 @@ test_volume_agent_quota(void **state)
     }
     assert_int_equal(s_create(env, 1, "c", ids[2]), 202);
     s_await(env, ids[2], "available");
+    assert_int_equal(s_http(env, "GET", env->user_project, "limits", env->user_token, NULL, &json),
+                     200);
+    json_t *absolute = json_object_get(json_object_get(json, "limits"), "absolute");
+    assert_int_equal(json_integer_value(json_object_get(absolute, "maxTotalVolumes")), 4);
+    assert_int_equal(json_integer_value(json_object_get(absolute, "maxTotalVolumeGigabytes")), 10);
+    assert_int_equal(json_integer_value(json_object_get(absolute, "totalVolumesUsed")), 1);
+    assert_int_equal(json_integer_value(json_object_get(absolute, "totalGigabytesUsed")), 1);
+    json_decref(json);
     assert_int_equal(s_delete(env, ids[2]), 202);
     /* The other project's volume: invisible to demo, visible to the admin with all_tenants. */
     assert_int_equal(
