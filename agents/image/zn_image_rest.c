@@ -72,7 +72,8 @@ typedef struct s_wjob {
     zn_image_t *self;
     zn_rest_req_t *req;
     zn_imgrec_t rec;
-    unsigned status; /* on success: 201 create, 200 patch, 204 delete */
+    unsigned status; /* on success: 201 create, 200 patch, 204 delete or tag */
+    bool deleted;    /* a delete: the file goes once the record has */
 } s_wjob_t;
 
 static void
@@ -96,7 +97,8 @@ s_on_written(void *arg, const zn_fault_t *fault)
         zn_rest_error(job->req, fault->code == -ECANCELED ? ZN_EUNAVAIL : fault->code,
                       zn_fault_message(fault));
     } else if (job->status == 204) {
-        if (job->rec.location != NULL && zn_imgfile_remove(self->files, job->rec.location) < 0) {
+        if (job->deleted && job->rec.location != NULL &&
+            zn_imgfile_remove(self->files, job->rec.location) < 0) {
             zn_log_warn(zn_rest_request_id(job->req), "image %s: cannot remove file %s",
                         job->rec.id, job->rec.location);
         }
@@ -219,7 +221,40 @@ s_delete(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
         s_wjob_free(&job);
         return rc;
     }
+    job->deleted = true;
     return s_write(job, gen, true, fault);
+}
+
+/* PUT and DELETE /v2/images/ID/tags/TAG (`openstack image unset --tag` uses the latter). */
+static int
+s_tag(zn_image_t *self, zn_rest_req_t *req, bool add, zn_fault_t *fault)
+{
+    const char *tag = zn_rest_capture(req, 1);
+    if (strlen(tag) > ZN_IMGREC_NAME_MAX) {
+        return zn_fault_set(fault, -EINVAL, "a tag is at most %u characters", ZN_IMGREC_NAME_MAX);
+    }
+    s_wjob_t *job = s_wjob_new(self, req, 204);
+    uint64_t gen = 0;
+    int rc = s_read_writable(self, req, zn_rest_capture(req, 0), &job->rec, &gen, fault);
+    rc = rc == 0 ? zn_imgrec_tag(&job->rec, tag, add, fault) : rc;
+    if (rc < 0) {
+        s_wjob_free(&job);
+        return rc;
+    }
+    job->rec.updated_ms = zn_clock_wall_ms();
+    return s_write(job, gen, false, fault);
+}
+
+static int
+s_tag_add(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
+{
+    return s_tag(arg, req, true, fault);
+}
+
+static int
+s_tag_remove(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
+{
+    return s_tag(arg, req, false, fault);
 }
 
 /* ---- list ------------------------------------------------------------------------------------ */
@@ -782,5 +817,7 @@ const zn_rest_route_t zn__image_routes[] = {
     {.method = "DELETE", .pattern = "/v2/images/*", .fn = s_delete, .flags = 0},
     {.method = "PUT", .pattern = "/v2/images/*/file", .fn = s_upload, .flags = ZN_REST_STREAM},
     {.method = "GET", .pattern = "/v2/images/*/file", .fn = s_download, .flags = 0},
+    {.method = "PUT", .pattern = "/v2/images/*/tags/*", .fn = s_tag_add, .flags = 0},
+    {.method = "DELETE", .pattern = "/v2/images/*/tags/*", .fn = s_tag_remove, .flags = 0},
     {.method = NULL},
 };

@@ -361,6 +361,37 @@ s_set_prop(zn_imgrec_t *image, const char *key, const json_t *value, zn_fault_t 
     return 0;
 }
 
+int
+zn_imgrec_tag(zn_imgrec_t *image, const char *tag, bool add, zn_fault_t *fault)
+{
+    size_t at = image->tag_count;
+    for (size_t i = 0; i < image->tag_count; i++) {
+        if (strcmp(image->tags[i], tag) == 0) {
+            at = i;
+        }
+    }
+    if (add && at < image->tag_count) {
+        return 0;
+    }
+    if (add) {
+        if (image->tag_count >= ZN_IMGREC_TAGS_MAX) {
+            return zn_fault_set(fault, ZN_ETOOBIG, "Maximum number of tags exceeded (%u)",
+                                ZN_IMGREC_TAGS_MAX);
+        }
+        image->tags = zn_realloc(image->tags, (image->tag_count + 1) * sizeof(*image->tags));
+        image->tags[image->tag_count++] = zn_strdup(tag);
+        return 0;
+    }
+    if (at == image->tag_count) {
+        return zn_fault_set(fault, -ENOENT, "Tag %s not found", tag);
+    }
+    zn_free(image->tags[at]);
+    memmove(&image->tags[at], &image->tags[at + 1],
+            (image->tag_count - at - 1) * sizeof(*image->tags));
+    image->tag_count--;
+    return 0;
+}
+
 /* ---- create -------------------------------------------------------------------------------- */
 
 static int

@@ -94,4 +94,8 @@ ZN_MUST_CHECK int zn_imgrec_from_create(const json_t *body, const zn_imgrec_ctx_
 ZN_MUST_CHECK int zn_imgrec_patch(zn_imgrec_t *image, const char *text, size_t len, bool admin,
                                   zn_fault_t *fault);
 
+/* Add TAG to IMAGE (nothing when it has it), or remove it. Returns 0, ZN_ETOOBIG (past
+ * ZN_IMGREC_TAGS_MAX), or -ENOENT (removing a tag the image does not have), with FAULT. */
+ZN_MUST_CHECK int zn_imgrec_tag(zn_imgrec_t *image, const char *tag, bool add, zn_fault_t *fault);
+
 #endif

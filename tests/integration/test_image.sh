@@ -99,6 +99,9 @@ assert v==hashlib.sha512(open('$work/disk.raw','rb').read()).hexdigest(), d"
 check "the file is in the store" bash -c "ls $work/images | grep -q ^$img."
 check "image set --property (PATCH)" os image set --property os_distro=cirros --min-ram 64 cirros
 check "image show reads the property" bash -c "openstack image show cirros -f json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); p=d.get(\"properties\") or {}; assert p.get(\"os_distro\")==\"cirros\" and d[\"min_ram\"]==64, d'"
+check "image set --tag (PATCH)" os image set --tag t1 --tag t2 cirros
+check "image unset --tag (DELETE .../tags/t1)" os image unset --tag t1 cirros
+check "tags now t2 only" bash -c "openstack image show cirros -f json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"tags\"] in ([\"t2\"], \"t2\"), d'"
 check "image save (download)" os image save --file "$work/saved.raw" cirros
 check "the saved file is the uploaded one" cmp "$work/disk.raw" "$work/saved.raw"
 os image list --shared -f value -c Name >"$work/shared.txt" || true
@@ -292,6 +295,11 @@ assert d['status']=='active' and d['size']==200000 and d['checksum']==hashlib.md
 
 # --- delete --------------------------------------------------------------------------------------
 check "patch protected" [ "$(jpatch "/v2/images/$a1" "$alice" '[{"op":"replace","path":"/protected","value":true}]')" = 200 ]
+expect "PUT a tag" 204 PUT "/v2/images/$a1/tags/blue" "$alice"
+expect "PUT the same tag again" 204 PUT "/v2/images/$a1/tags/blue" "$alice"
+expect "DELETE a missing tag is 404" 404 DELETE "/v2/images/$a1/tags/red" "$alice"
+expect "another project's tag is 404" 404 PUT "/v2/images/$a1/tags/x" "$bob"
+expect "DELETE the tag" 204 DELETE "/v2/images/$a1/tags/blue" "$alice"
 expect "a protected image cannot be deleted (403)" 403 DELETE "/v2/images/$a1" "$alice"
 check "unprotect" [ "$(jpatch "/v2/images/$a1" "$alice" '[{"op":"replace","path":"/protected","value":false}]')" = 200 ]
 expect "delete" 204 DELETE "/v2/images/$a1" "$alice"

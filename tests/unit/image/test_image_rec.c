@@ -159,6 +159,24 @@ test_image_rec_visibility(void **state)
     zn_schema_release(&zn_imgrec_schema, &image);
 }
 
+static void
+test_image_rec_tags(void **state)
+{
+    (void)state;
+    zn_imgrec_t image;
+    zn_fault_t fault;
+    s_create("{\"tags\": [\"a\", \"b\"]}", false, &image, 0);
+    assert_int_equal(zn_imgrec_tag(&image, "c", true, &fault), 0);
+    assert_int_equal(zn_imgrec_tag(&image, "c", true, &fault), 0); /* already there */
+    assert_int_equal(image.tag_count, 3);
+    assert_int_equal(zn_imgrec_tag(&image, "a", false, &fault), 0);
+    assert_int_equal(zn_imgrec_tag(&image, "a", false, &fault), -ENOENT);
+    assert_int_equal(image.tag_count, 2);
+    assert_string_equal(image.tags[0], "b");
+    assert_string_equal(image.tags[1], "c");
+    zn_schema_release(&zn_imgrec_schema, &image);
+}
+
 int
 main(void)
 {
@@ -167,6 +185,7 @@ main(void)
         cmocka_unit_test(test_image_rec_create_refuses),
         cmocka_unit_test(test_image_rec_patch_refuses),
         cmocka_unit_test(test_image_rec_visibility),
+        cmocka_unit_test(test_image_rec_tags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
