@@ -104,6 +104,9 @@ test_volume_curve_hosts(void **state)
     assert_int_equal(s_attach_ready(endpoint, keys[3], server, token, id, "node2"),
                      ZN_EFORBIDDEN); /* compute-node1 may not attach for node2 */
     assert_int_equal(s_attach_ready(endpoint, keys[3], server, token, id, "node1"), 0);
+    /* Without a token: refused for a compute key, taken from a controller's (the conductor's). */
+    assert_int_equal(s_attach(endpoint, keys[3], server, "", id, "node1", 3000), ZN_EAUTH);
+    assert_int_equal(s_attach(endpoint, keys[1], server, "", id, "node1", 3000), 0);
     zn_keys_t *stranger = zn_keys_generate();
     int rc = s_attach(endpoint, stranger, server, token, id, "node1", 500);
     assert_true(rc == -ETIMEDOUT || rc == ZN_EUNAVAIL);
