@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* fuzz_image_body - zinc-image's untrusted request bodies: the same bytes as a create body
  * (as an admin and as a member) and as a Glance JSON patch applied to the image it made (or to
- * a fixed one); every image produced is rendered as Glance JSON and round-tripped through its
- * store schema. */
+ * a fixed one), and as a tag added and removed; every image produced is rendered as Glance JSON and
+ * round-tripped through its store schema. */
 #include <stdint.h>
 #include <string.h>
 
@@ -33,6 +33,14 @@ s_patch(zn_imgrec_t *image, const uint8_t *data, size_t size, bool admin)
     if (zn_imgrec_patch(image, (const char *)data, size, admin, &fault) == 0) {
         s_check(image);
     }
+    /* The same bytes as a tag (PUT/DELETE .../tags/TAG), up to the first NUL. */
+    char *tag = zn_strndup((const char *)data, size < 300 ? size : 300);
+    if (zn_imgrec_tag(image, tag, true, &fault) == 0) {
+        s_check(image);
+        int rc = zn_imgrec_tag(image, tag, false, &fault);
+        ZN_ASSERT(rc == 0); /* a tag just added can be removed */
+    }
+    zn_str_free(&tag);
 }
 
 int
