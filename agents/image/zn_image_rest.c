@@ -433,6 +433,7 @@ typedef struct s_upload {
     bool gone;            /* the client went away while a write was out */
     int saving_rc;        /* the "saving" write failed: the upload fails with this */
     uint64_t size;        /* the bytes uploaded, once the body is in */
+    uint64_t reserved;    /* the most this upload may add to its project's usage */
 } s_upload_t;
 
 static void
@@ -632,6 +633,21 @@ s_sink_abort(void *arg)
     s_drop(up);
 }
 
+/* What the uploads of OWNER in flight on this agent may still add to its usage: counted with
+ * the store's figure, so that uploads starting together cannot pass the quota between them. */
+static uint64_t
+s_reserved(zn_image_t *self, const char *owner)
+{
+    uint64_t total = 0;
+    for (s_upload_t *other = zhashx_first(self->uploads); other != NULL;
+         other = zhashx_next(self->uploads)) {
+        if (other->rec.owner != NULL && strcmp(other->rec.owner, owner) == 0) {
+            total += other->reserved;
+        }
+    }
+    return total;
+}
+
 /* How many bytes this upload may write: max_image_bytes, or what is left of the quota. */
 static int
 s_upload_room(zn_image_t *self, s_upload_t *up, int64_t declared, uint64_t *room, zn_fault_t *fault)
@@ -644,6 +660,7 @@ s_upload_room(zn_image_t *self, s_upload_t *up, int64_t declared, uint64_t *room
         if (rc < 0) {
             return rc;
         }
+        used += s_reserved(self, up->rec.owner);
         uint64_t left = used >= (uint64_t)cfg->project_quota_bytes
                             ? 0
                             : (uint64_t)cfg->project_quota_bytes - used;
@@ -658,6 +675,8 @@ s_upload_room(zn_image_t *self, s_upload_t *up, int64_t declared, uint64_t *room
                                               "exceeds the quota"
                                             : "Image exceeds the storage limit");
     }
+    /* A declared length is all this upload can take; a chunked one may take all the room. */
+    up->reserved = declared >= 0 ? (uint64_t)declared : *room;
     return 0;
 }
 
