@@ -149,6 +149,6 @@ check "server is SHUTOFF" wait_for 30 state SHUTOFF
 check "server start" os server start vm1
 check "server is ACTIVE again" wait_for 30 state ACTIVE
 check "server delete --wait" os server delete --wait vm1
-no_qemu() { ! pgrep -f "$root/" >/dev/null; }
-check "no QEMU process is left" wait_for 10 no_qemu
+no_qemu() { ! pgrep -f "guest=zinc-.*$root/" >/dev/null; }
+check "no guest's QEMU process is left" wait_for 10 no_qemu || pgrep -af "$root/" || true
 finish
