@@ -3,9 +3,9 @@
 # timeout: 240
 # The Debian packages, for real: cpack packages this build tree (the binaries ctest runs, already
 # built, so this takes seconds), dpkg installs them into this machine, the files, users, conffiles
-# and units are checked, zinc-conductor runs from /usr/bin as the zinc user with the /etc/zinc
-# config its unit names, the installed zincctl reaches it over CURVE, and a purge leaves the
-# machine as it was. Needs root; skipped (and said so) on a machine that already has zinc
+# and units are checked, zinc-conductor runs from /usr/bin as the zinc user as its unit starts it
+# (with a copy of the packaged /etc/zinc/conductor.conf plus loopback endpoints), the installed
+# zincctl reaches it over CURVE, and a purge leaves the machine as it was. Needs root; skipped (and said so) on a machine that already has zinc
 # installed, so it never touches an operator's installation.
 source "$(dirname "$0")/lib.sh"
 
@@ -92,13 +92,19 @@ fi
 check "the compute unit runs in group libvirt" \
     grep -qx "SupplementaryGroups=libvirt" /lib/systemd/system/zinc-compute.service
 
-# --- run the conductor as its unit would: user zinc, /etc/zinc/conductor.conf -----------------
+# --- run the conductor as its unit would: user zinc, the packaged /etc/zinc example -------------
+# The settings go into a copy, /etc/zinc/deb-test.conf: while this test runs, other tests start
+# agents on this machine, and an agent reads /etc/zinc/ROLE.conf whenever it exists.
 /usr/bin/zincctl keygen --dir /etc/zinc/keys conductor admin >/dev/null
 chgrp zinc /etc/zinc/keys/conductor.key
 chmod 0640 /etc/zinc/keys/conductor.key
 call="tcp://127.0.0.1:$(free_port)"
 cast="tcp://127.0.0.1:$(free_port)"
-cat >>/etc/zinc/conductor.conf <<CONF
+conf=/etc/zinc/deb-test.conf
+ctl_conf=/etc/zinc/deb-test-zincctl.conf
+{
+    cat /etc/zinc/conductor.conf
+    cat <<CONF
 
 # --- set by test_deb.sh ---
 [agent]
@@ -116,26 +122,27 @@ cast_endpoint = $cast
 raft_address = 127.0.0.1:$(free_port)
 election_timeout_ms = 300
 CONF
-cat >>/etc/zinc/zincctl.conf <<CONF
-
-# --- set by test_deb.sh ---
-[ctl]
-conductor = $call
-[security]
-curve = true
-CONF
+} >"$conf"
+chgrp zinc "$conf"
+chmod 0640 "$conf"
+{
+    cat /etc/zinc/zincctl.conf
+    printf '\n[ctl]\nconductor = %s\n[security]\ncurve = true\n' "$call"
+} >"$ctl_conf"
+export ZINCCTL_CONFIG="$ctl_conf"
 # What systemd's StateDirectory=zinc/conductor would make.
 install -d -o zinc -g zinc -m 0750 /var/lib/zinc/conductor
 read -r -a exec_start <<<"$(sed -n 's/^ExecStart=//p' /lib/systemd/system/zinc-conductor.service)"
 check "the unit starts /usr/bin/zinc-conductor --config /etc/zinc/conductor.conf" \
     [ "${exec_start[*]}" = "/usr/bin/zinc-conductor --config /etc/zinc/conductor.conf" ]
-start conductor setpriv --reuid=zinc --regid=zinc --init-groups --no-new-privs "${exec_start[@]}"
+start conductor setpriv --reuid=zinc --regid=zinc --init-groups --no-new-privs \
+    "${exec_start[0]}" --config "$conf"
 conductor_pid=$last_pid
 took=$(wait_for 15 /usr/bin/zincctl ping conductor) &&
     ok "installed zincctl pings the installed conductor over CURVE (${took} ms)" ||
     fail "zincctl ping conductor"
 check "the conductor runs as user zinc" \
-    bash -c "[ \"\$(ps -o user= -p \$(pgrep -P $conductor_pid -x zinc-conductor || echo $conductor_pid))\" = zinc ]"
+    bash -c "[ \"\$(ps -o user= -p $conductor_pid)\" = zinc ]"
 check "it hosts the store (one voter) under /var/lib/zinc/conductor" \
     bash -c "/usr/bin/zincctl store status | grep -q leader && ls /var/lib/zinc/conductor | grep -q ."
 check "zincctl services lists it" bash -c "/usr/bin/zincctl services | grep -q 'conductor.*deb-test.*up'"
@@ -144,6 +151,7 @@ rc=0
 wait "$conductor_pid" || rc=$?
 check "zinc-conductor exits 0 on SIGTERM" [ "$rc" -eq 0 ]
 [ "$rc" -eq 0 ] || tail -5 "$work/conductor.log"
+rm -f "$conf" "$ctl_conf"
 
 # --- purge: nothing left behind -----------------------------------------------------------------
 dpkg --purge "${pkgs[@]}" >"$work/purge.log" 2>&1 && ok "dpkg --purge" || fail "dpkg --purge"
