@@ -6,6 +6,10 @@ set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
 bin="${ZN_BIN:-$top/build/bin}"
 var="${ZN_VAR:-$top/var}"
+# ZN_ADDR binds every agent to another loopback address (e.g. 127.0.0.7) at the same ports, so
+# that tests and benchmarks never collide with a developer's `make run`; ZN_DEMO=0 starts the
+# cloud without the demo flow.
+addr="${ZN_ADDR:-127.0.0.1}"
 # Start order: the conductor hosts the store everything else reads; identity validates tokens
 # for the REST agents; compute registers last, once every service it calls is up.
 agents=(conductor identity scheduler network image volume api compute)
@@ -18,74 +22,129 @@ alive() {
     [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
 }
 
-# Every agent on 127.0.0.1 at its documented ports (docs/architecture.md 4.2), CURVE on every
-# link, all state under var/. The replica every controller agent reads is the conductor's.
+# Every agent on $addr (127.0.0.1 by default) at its documented ports (docs/architecture.md
+# 4.2), CURVE on every link, all state under var/. The replica every controller agent reads is the conductor's.
 write_configs() {
     mkdir -p "$var/etc" "$var/log" "$var/run" "$var/lib"
     local replica="$var/lib/conductor/store"
     local common="[security]
 curve = true
 keys_dir = $var/keys"
+    # Every endpoint an agent binds or calls, written out so that ZN_ADDR moves them all.
+    local a="tcp://$addr"
+    local to_conductor="conductor_call = $a:7104
+conductor_cast = $a:7304"
     cat >"$var/etc/conductor.conf" <<CONF
+[agent]
+admin_endpoint = $a:7204
+[rpc]
+call_endpoint = $a:7104
+cast_endpoint = $a:7304
 [store]
 data_dir = $var/lib/conductor
+raft_address = $addr:7404
 [peers]
-scheduler_call = tcp://127.0.0.1:7103
-network_call = tcp://127.0.0.1:7107
-volume_call = tcp://127.0.0.1:7108
+$to_conductor
+scheduler_call = tcp://$addr:7103
+network_call = tcp://$addr:7107
+volume_call = tcp://$addr:7108
 $common
 CONF
     cat >"$var/etc/identity.conf" <<CONF
+[agent]
+admin_endpoint = $a:7201
+[peers]
+$to_conductor
+[rpc]
+call_endpoint = $a:7101
 [identity]
+http_endpoint = $addr:5000
 token_keys_dir = $var/lib/identity/token-keys
 data_dir = $var/lib/identity
-store_conductor_call = tcp://127.0.0.1:7104
+store_conductor_call = tcp://$addr:7104
 store_replica_dir = $replica
 [catalog]
-base_url = http://127.0.0.1:5000
-identity_url = http://127.0.0.1:5000/identity/v3
-compute_url = http://127.0.0.1:8774/compute/v2.1
-image_url = http://127.0.0.1:9292/image
-network_url = http://127.0.0.1:9696/networking
-volume_url = http://127.0.0.1:8776/volume/v3/\$(project_id)s
+base_url = http://$addr:5000
+identity_url = http://$addr:5000/identity/v3
+compute_url = http://$addr:8774/compute/v2.1
+image_url = http://$addr:9292/image
+network_url = http://$addr:9696/networking
+volume_url = http://$addr:8776/volume/v3/\$(project_id)s
 $common
 CONF
     cat >"$var/etc/scheduler.conf" <<CONF
+[agent]
+admin_endpoint = $a:7203
+[peers]
+$to_conductor
+[rpc]
+call_endpoint = $a:7103
 [scheduler]
 replica_dir = $replica
 $common
 CONF
     cat >"$var/etc/network.conf" <<CONF
+[agent]
+admin_endpoint = $a:7207
+[peers]
+$to_conductor
+[rpc]
+call_endpoint = $a:7107
+[network]
+http_endpoint = $addr:9696
+[identity]
+call_endpoint = $a:7101
 [store]
 replica_dir = $replica
-conductor_call = tcp://127.0.0.1:7104
+conductor_call = tcp://$addr:7104
 $common
 CONF
     cat >"$var/etc/image.conf" <<CONF
+[agent]
+admin_endpoint = $a:7206
+[peers]
+$to_conductor
+[rpc]
+call_endpoint = $a:7106
+[identity]
+call_endpoint = $a:7101
 [image]
+http_endpoint = $addr:9292
 store_dir = $var/lib/image
 [store]
 replica_dir = $replica
-conductor_call = tcp://127.0.0.1:7104
+conductor_call = tcp://$addr:7104
 $common
 CONF
     cat >"$var/etc/volume.conf" <<CONF
+[agent]
+admin_endpoint = $a:7208
+[rpc]
+call_endpoint = $a:7108
 [volume]
+http_endpoint = $addr:8776
 store_dir = $replica
 [backend]
 volume_dir = $var/lib/volumes
 [peers]
-image_call = tcp://127.0.0.1:7106
+$to_conductor
+identity_call = $a:7101
+image_call = tcp://$addr:7106
 $common
 CONF
     cat >"$var/etc/api.conf" <<CONF
+[agent]
+admin_endpoint = $a:7202
 [api]
+http_endpoint = $addr:8774
 store_dir = $replica
 [peers]
-scheduler_call = tcp://127.0.0.1:7103
-image_call = tcp://127.0.0.1:7106
-network_call = tcp://127.0.0.1:7107
-volume_call = tcp://127.0.0.1:7108
+$to_conductor
+identity_call = $a:7101
+scheduler_call = tcp://$addr:7103
+image_call = tcp://$addr:7106
+network_call = tcp://$addr:7107
+volume_call = tcp://$addr:7108
 $common
 CONF
     local libvirt_uri="test:///default"
@@ -95,19 +154,24 @@ CONF
     cat >"$var/etc/compute.conf" <<CONF
 [agent]
 host = compute1
+admin_endpoint = $a:7205
+[rpc]
+call_endpoint = $a:7105
+cast_endpoint = $a:7305
 [compute]
 libvirt_uri = $libvirt_uri
 state_dir = $var/lib/compute
 [peers]
-image_call = tcp://127.0.0.1:7106
-network_call = tcp://127.0.0.1:7107
-volume_call = tcp://127.0.0.1:7108
+$to_conductor
+image_call = tcp://$addr:7106
+network_call = tcp://$addr:7107
+volume_call = tcp://$addr:7108
 [security]
 curve = true
 keys_dir = $var/keys
 key_name = compute-compute1
 CONF
-    printf '%s\n' "$common" >"$var/etc/zincctl.conf"
+    printf '[ctl]\nconductor = %s:7104\n%s\n' "$a" "$common" >"$var/etc/zincctl.conf"
 }
 
 # The admin password is made once and kept under var/ (mode 0600), like the keys.
@@ -134,7 +198,7 @@ bootstrap_identity() {
     done
     cat >"$var/openrc" <<RC
 # zinc all-in-one: source this file, then use the openstack CLI.
-export OS_AUTH_URL=http://127.0.0.1:5000/identity/v3
+export OS_AUTH_URL=http://$addr:5000/identity/v3
 export OS_USERNAME=admin
 export OS_PASSWORD=$password
 export OS_PROJECT_NAME=admin
@@ -249,7 +313,9 @@ start() {
     echo "== services (zincctl services): every agent reports through the conductor's registry"
     ctl services
     echo
-    demo
+    if [ "${ZN_DEMO:-1}" != 0 ]; then
+        demo
+    fi
     cat <<MSG
 
 zinc is running on loopback; all state is under var/.
