@@ -25,6 +25,9 @@ struct zn_pack {
 static void
 s_pack_append(zn_pack_t *self, const void *ptr, size_t len)
 {
+    if (len == 0) {
+        return; /* an empty string or bin may come as a NULL pointer: memcpy must not see it */
+    }
     if (len > self->cap - self->len) {
         size_t cap = self->cap;
         while (len > cap - self->len) {

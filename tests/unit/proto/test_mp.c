@@ -108,6 +108,21 @@ test_mp_every_type_round_trips_through_reader(void **state)
     zn_pack_destroy(&p);
 }
 
+/* An empty bin or string given as a NULL pointer packs as empty (UBSan once caught a memcpy
+ * from NULL here, through zincctl's scan of a table from its first key). */
+static void
+test_mp_empty_from_null(void **state)
+{
+    (void)state;
+    zn_pack_t *pack = zn_pack_new();
+    zn_pack_array(pack, 2);
+    zn_pack_bin(pack, NULL, 0);
+    zn_pack_strn(pack, NULL, 0);
+    zn_buf_t buf = zn_pack_buf(pack);
+    assert_int_equal(buf.len, 1 + 2 + 1); /* fixarray, bin8 of 0, fixstr of 0 */
+    zn_pack_destroy(&pack);
+}
+
 static void
 test_mp_json_rendering(void **state)
 {
@@ -293,6 +308,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mp_example),
         cmocka_unit_test(test_mp_every_type_round_trips_through_reader),
+        cmocka_unit_test(test_mp_empty_from_null),
         cmocka_unit_test(test_mp_json_rendering),
         cmocka_unit_test(test_mp_check_truncated_at_every_offset),
         cmocka_unit_test(test_mp_check_huge_declared_lengths),
