@@ -134,8 +134,12 @@ main(void)
         return 1;
     }
     char *local = zn_asprintf("compute.local_images_dir=%s", dir);
-    const char *settings[] = {local, "agent.log_level=error", S_WORKERS_SETTING,
-                              "compute.power_sync_interval_ms=1000", NULL};
+    const char *settings[] = {local,
+                              "agent.log_level=error",
+                              S_WORKERS_SETTING,
+                              "compute.power_sync_interval_ms=1000",
+                              "compute.progress_after_ms=1000",
+                              NULL};
     const char *cond_settings[] = {"agent.log_level=error", NULL};
     comp_fixture_t *fix = comp_fixture_start("bench-node", settings, cond_settings);
     char(*ids)[40] = zn_calloc(S_COUNT, sizeof(*ids));

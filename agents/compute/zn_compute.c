@@ -27,11 +27,11 @@
 #include "zn_str.h"
 #include "zn_uuid.h"
 
-#define S_WORKERS_MAX        64
-#define S_FULL_SYNC_EVERY    10  /* every Nth power report lists every instance */
-#define S_REPORT_RETRY_MS    500 /* until the first resource report went out */
-#define S_RECONCILE_RETRY_MS 2000
-#define S_REAP_MS            50
+#define S_WORKERS_MAX     64
+#define S_FULL_SYNC_EVERY 10  /* every Nth power report lists every instance */
+#define S_REPORT_RETRY_MS 500 /* until the first resource report went out */
+#define S_EVENT_SYNC_MS   200 /* lifecycle events: at most one listing this often */
+#define S_REAP_MS         50
 
 const zn_cfg_opt_t zn_compute_options[] = {
     ZN_AGENT_CFG_ROWS(zn_compute_cfg_t, "compute", ZN_PORT_COMPUTE_ADMIN),
@@ -148,6 +148,7 @@ struct zn_compute {
     bool evict_queued;
     bool resources_sent;
     unsigned sync_rounds;
+    bool event_timer_armed;
     int report_timer;
     pthread_t reaper;
     bool reaping;
@@ -558,16 +559,29 @@ s_on_evict_timer(zloop_t *loop, int timer_id, void *arg)
     return 0;
 }
 
-/* A lifecycle event: look at the domains now rather than at the next tick. */
+static int
+s_on_event_timer(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)loop;
+    (void)timer_id;
+    zn_compute_t *self = arg;
+    self->event_timer_armed = false;
+    s_queue_background(self, ZN_JOB_SYNC, &self->sync_queued);
+    return 0;
+}
+
+/* A lifecycle event: look at the domains soon rather than at the next tick. Events come by the
+ * thousand while builds stream (each build and delete makes some), so they are gathered: at
+ * most one listing per S_EVENT_SYNC_MS, however many events arrived meanwhile. */
 static int
 s_on_virt_event(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 {
-    (void)loop;
     (void)item;
     zn_compute_t *self = arg;
     zn_virt_event_drain(self->virt);
-    if (self->reconciled) {
-        s_queue_background(self, ZN_JOB_SYNC, &self->sync_queued);
+    if (self->reconciled && !self->event_timer_armed &&
+        zloop_timer(loop, S_EVENT_SYNC_MS, 1, s_on_event_timer, self) >= 0) {
+        self->event_timer_armed = true;
     }
     return 0;
 }
