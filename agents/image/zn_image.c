@@ -147,6 +147,7 @@ s_open_servers(zn_image_t *self, zn_fault_t *fault)
         .idclient = self->idclient,
         .body_max_bytes = (size_t)cfg->http_body_max_bytes,
         .metrics = zn_agent_metrics(self->agent),
+        .trace = zn_agent_trace(self->agent),
         .open_stream = zn__image_open_stream,
     };
     int rc = zn_rest_open(&self->rest, &ropts, fault);

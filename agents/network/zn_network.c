@@ -158,6 +158,7 @@ s_open_servers(zn_network_t *self, zn_fault_t *fault)
         .idclient = self->idclient,
         .body_max_bytes = (size_t)cfg->http_body_max_bytes,
         .metrics = zn_agent_metrics(self->agent),
+        .trace = zn_agent_trace(self->agent),
     };
     int rc = zn_rest_open(&self->rest, &ropts, fault);
     rc = rc == 0 ? zn_rest_attach(self->rest, zn_agent_loop(self->agent)) : rc;

@@ -515,6 +515,7 @@ s_open_fronts(zn_volume_t *self, zn_fault_t *fault)
         .idclient = self->idclient,
         .body_max_bytes = (size_t)self->cfg->http_body_max_bytes,
         .metrics = zn_agent_metrics(self->agent),
+        .trace = zn_agent_trace(self->agent),
     };
     int rc = zn_rest_open(&self->rest, &ropts, fault);
     if (rc == 0) {
