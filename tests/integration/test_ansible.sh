@@ -206,8 +206,8 @@ fi
 # --- second run: nothing to do ------------------------------------------------------------------
 check "site.yml runs again" playbook second site.yml
 for h in "${controllers[@]}" "${computes[@]}"; do
-    check "$h: the second run changed nothing ($(recap second "$h" | awk '{print $2}'))" \
-        recap_is second "$h" changed 0
+    check "$h: the second run changed nothing ($(recap second "$h" | awk '{print $2, $4}'))" \
+        bash -c "$(declare -f recap recap_is); work=$work; recap_is second $h changed 0 && recap_is second $h failed 0"
 done
 grep -B3 -E "^changed:" "$work/second.log" | head -20 | sed "s/^/#   /" || true
 
