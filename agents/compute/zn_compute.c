@@ -160,7 +160,7 @@ struct zn_compute {
 static bool
 s_is_instance_job(const zn_job_t *job)
 {
-    return job->kind <= ZN_JOB_REBOOT;
+    return job->kind <= ZN_JOB_DETACH;
 }
 
 static bool
@@ -409,6 +409,10 @@ s_job_done(zn_compute_t *self, zn_job_t *job)
         zn_metrics_count(metrics, job->rc == 0 ? "actions_ok" : "actions_failed", 1);
         s_track(self, job->instance_id, job->power_state);
         break;
+    case ZN_JOB_ATTACH:
+    case ZN_JOB_DETACH:
+        zn_metrics_count(metrics, job->rc == 0 ? "volume_actions_ok" : "volume_actions_failed", 1);
+        break;
     case ZN_JOB_CONSOLE:
         s_console_done(self, job);
         break;
@@ -632,6 +636,8 @@ typedef struct {
     int64_t attempt;
     bool hard;
     int64_t length;
+    char *volume_id;
+    char *device;
 } s_req_t;
 
 static const zn_field_t s_req_fields[] = {
@@ -639,6 +645,8 @@ static const zn_field_t s_req_fields[] = {
     {"attempt", ZN_FT_I64, 0, offsetof(s_req_t, attempt), 0, 0, NULL},
     {"hard", ZN_FT_BOOL, 0, offsetof(s_req_t, hard), 0, 0, NULL},
     {"length", ZN_FT_I64, 0, offsetof(s_req_t, length), 0, 0, NULL},
+    {"volume_id", ZN_FT_STR, 0, offsetof(s_req_t, volume_id), 0, 63, NULL},
+    {"device", ZN_FT_STR, 0, offsetof(s_req_t, device), 0, 31, NULL},
 };
 static const zn_schema_t s_req_schema = {"compute_request", 1, s_req_fields,
                                          ZN_ARRAY_COUNT(s_req_fields), sizeof(s_req_t)};
@@ -665,6 +673,10 @@ s_job_from(zn_compute_t *self, zn_call_t *call, zn_job_kind_t kind, zn_job_t **o
         zn_job_t *job = zn__job_new(kind, req.instance_id, &env->ctx);
         job->hard = req.hard;
         job->length = req.length;
+        (void)snprintf(job->volume_id, sizeof(job->volume_id), "%s",
+                       req.volume_id != NULL ? req.volume_id : "");
+        (void)snprintf(job->device, sizeof(job->device), "%s",
+                       req.device != NULL ? req.device : "");
         *out = job;
     }
     zn_schema_release(&s_req_schema, &req);
@@ -698,6 +710,8 @@ S_CAST(s_delete, ZN_JOB_DELETE)
 S_CAST(s_start, ZN_JOB_START)
 S_CAST(s_stop, ZN_JOB_STOP)
 S_CAST(s_reboot, ZN_JOB_REBOOT)
+S_CAST(s_attach_volume, ZN_JOB_ATTACH)
+S_CAST(s_detach_volume, ZN_JOB_DETACH)
 #undef S_CAST
 
 static int
@@ -726,10 +740,16 @@ s_describe(void *arg, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
 }
 
 static const zn_method_t s_methods[] = {
-    {"build", s_build, ZN_M_CAST},       {"delete", s_delete, ZN_M_CAST},
-    {"start", s_start, ZN_M_CAST},       {"stop", s_stop, ZN_M_CAST},
-    {"reboot", s_reboot, ZN_M_CAST},     {"console_log", s_console_log, ZN_M_CALL},
-    {"describe", s_describe, ZN_M_CALL}, {NULL, NULL, 0},
+    {"build", s_build, ZN_M_CAST},
+    {"delete", s_delete, ZN_M_CAST},
+    {"start", s_start, ZN_M_CAST},
+    {"stop", s_stop, ZN_M_CAST},
+    {"reboot", s_reboot, ZN_M_CAST},
+    {"attach_volume", s_attach_volume, ZN_M_CAST},
+    {"detach_volume", s_detach_volume, ZN_M_CAST},
+    {"console_log", s_console_log, ZN_M_CALL},
+    {"describe", s_describe, ZN_M_CALL},
+    {NULL, NULL, 0},
 };
 
 /* ---- start-up ------------------------------------------------------------------------------ */

@@ -382,22 +382,30 @@ s_step_network(s_build_t *b, zn_fault_t *fault)
 
 /* ---- volumes ---- */
 
-/* Note VOLUME_ID in the instance's list before attaching, so that an undo (or a delete after a
- * crash) detaches it even when the attach answer never came. */
+/* volume_attach VOLUME_ID (as DEVICE, may be NULL) to JOB's instance into *out; checks that the
+ * connection is one this agent can plug (a file). */
 static int
-s_note_volume(s_build_t *b, const char *volume_id, zn_fault_t *fault)
+s_call_attach(zn_cworker_t *w, const zn_job_t *job, zn_pack_t *pack, const char *volume_id,
+              const char *device, s_volume_t *out, zn_fault_t *fault)
 {
-    char *path = zn__cworker_path(b->w, b->job->instance_id, "volumes");
-    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
-    zn_str_free(&path);
-    if (fd < 0) {
-        return zn_fault_set(fault, -EIO, "cannot record volume %s: %s", volume_id, strerror(errno));
+    zn_pack_map(pack, 3 + (device != NULL));
+    s_kv(pack, "volume_id", volume_id);
+    s_kv(pack, "instance_id", job->instance_id);
+    s_kv(pack, "host", zn__cworker_env(w)->cfg->common.host);
+    if (device != NULL) {
+        s_kv(pack, "device", device);
     }
-    char *line = zn_asprintf("%s\n", volume_id);
-    ssize_t n = write(fd, line, strlen(line));
-    int rc = n == (ssize_t)strlen(line) ? 0 : zn_fault_set(fault, -EIO, "cannot record volume");
-    zn_str_free(&line);
-    close(fd);
+    zn_reply_t *reply = NULL;
+    int rc = zn__cworker_call(w, ZN_PEER_VOLUME, job, "volume_attach", pack, &reply, fault);
+    if (rc == 0) {
+        rc = s_decode(&s_volume_schema, reply, out, fault);
+    }
+    zn_reply_destroy(&reply);
+    if (rc == 0 &&
+        (out->path[0] != '/' || (out->driver != NULL && strcmp(out->driver, "file") != 0))) {
+        rc = zn_fault_set(fault, -EPROTO, "volume %s: unsupported connection (%s)", volume_id,
+                          out->driver != NULL ? out->driver : "?");
+    }
     return rc;
 }
 
@@ -408,30 +416,14 @@ s_attach(s_build_t *b, const zn_cell_bdm_t *bdm, zn_fault_t *fault)
         b->volume_count == S_VOLUMES_MAX) {
         return zn_fault_set(fault, -EINVAL, "bad volume mapping");
     }
-    int rc = s_note_volume(b, bdm->volume_id, fault);
+    int rc = zn__cworker_note_volume(b->w, b->job->instance_id, bdm->volume_id, fault);
     if (rc < 0) {
         return s_fail_host(b, rc);
     }
-    zn_pack_map(b->pack, 3 + (bdm->device != NULL));
-    s_kv(b->pack, "volume_id", bdm->volume_id);
-    s_kv(b->pack, "instance_id", b->job->instance_id);
-    s_kv(b->pack, "host", zn__cworker_env(b->w)->cfg->common.host);
-    if (bdm->device != NULL) {
-        s_kv(b->pack, "device", bdm->device);
-    }
-    zn_reply_t *reply = NULL;
-    rc = zn__cworker_call(b->w, ZN_PEER_VOLUME, b->job, "volume_attach", b->pack, &reply, fault);
     s_volume_t *v = &b->volumes[b->volume_count];
-    if (rc == 0) {
-        rc = s_decode(&s_volume_schema, reply, v, fault);
-    }
-    zn_reply_destroy(&reply);
-    if (rc == 0) {
-        b->volume_count++;
-        if (v->path[0] != '/' || (v->driver != NULL && strcmp(v->driver, "file") != 0)) {
-            rc = zn_fault_set(fault, -EPROTO, "volume %s: unsupported connection (%s)",
-                              bdm->volume_id, v->driver != NULL ? v->driver : "?");
-        }
+    rc = s_call_attach(b->w, b->job, b->pack, bdm->volume_id, bdm->device, v, fault);
+    if (rc == 0 || v->path != NULL) {
+        b->volume_count++; /* decoded: released with the build */
     }
     return s_fail_user(b, rc);
 }
@@ -558,6 +550,27 @@ s_target_of(const char *device, size_t index, char *buf, size_t cap)
     return buf;
 }
 
+static zn_domxml_disk_t
+s_volume_disk(const s_volume_t *v, size_t index, char *target, size_t cap)
+{
+    return (zn_domxml_disk_t){v->path, v->format != NULL ? v->format : "raw",
+                              s_target_of(v->device, index, target, cap)};
+}
+
+/* Keep the <disk> element of volume V, for a detach later. */
+static void
+s_save_volume_disk(zn_cworker_t *w, const zn_job_t *job, const s_volume_t *v, size_t index)
+{
+    char target[8];
+    zn_domxml_disk_t disk = s_volume_disk(v, index, target, sizeof(target));
+    char *xml = NULL;
+    zn_fault_t fault;
+    if (zn_domxml_render_disk(&disk, &xml, &fault) == 0) {
+        zn__cworker_save_disk(w, job->instance_id, v->volume_id, xml);
+    }
+    zn_str_free(&xml);
+}
+
 static int
 s_render(s_build_t *b, char **xml, zn_fault_t *fault)
 {
@@ -612,6 +625,9 @@ s_step_define(s_build_t *b, zn_fault_t *fault)
     b->defined = true;
     rc = zn_virt_define(zn__cworker_env(b->w)->virt, xml, fault);
     zn_str_free(&xml);
+    for (size_t i = 0; rc == 0 && i < b->volume_count; i++) {
+        s_save_volume_disk(b->w, b->job, &b->volumes[i], i);
+    }
     return s_fail_host(b, rc);
 }
 
@@ -778,4 +794,112 @@ zn__cworker_build(zn_cworker_t *w, zn_job_t *job)
     zn_log_info(job->req_id, "instance %s: built and running", job->instance_id);
     s_build_free(&b);
     zn_pack_destroy(&b.pack);
+}
+
+/* ---- attach_volume, detach_volume ----------------------------------------------------------- */
+
+static void
+s_volume_result(zn_cworker_t *w, zn_job_t *job, int rc, const zn_fault_t *fault)
+{
+    job->rc = rc;
+    if (rc < 0) {
+        job->fault = *fault;
+        zn_log_warn(job->req_id, "instance %s: %s volume %s: %s", job->instance_id,
+                    job->kind == ZN_JOB_ATTACH ? "attach" : "detach", job->volume_id,
+                    zn_fault_message(fault));
+    }
+    zn_fault_t report;
+    if (zn__cworker_update(w, job, NULL, NULL, -1, rc == 0 ? "Success" : "Error",
+                           rc == 0 ? NULL : zn_fault_message(fault), &report) < 0) {
+        zn_log_warn(job->req_id, "instance %s: instance_update: %s", job->instance_id,
+                    zn_fault_message(&report));
+    }
+}
+
+static void
+s_detach_call(zn_cworker_t *w, const zn_job_t *job, zn_pack_t *pack)
+{
+    zn_pack_map(pack, 2);
+    s_kv(pack, "volume_id", job->volume_id);
+    s_kv(pack, "instance_id", job->instance_id);
+    zn_reply_t *reply = NULL;
+    zn_fault_t fault;
+    if (zn__cworker_call(w, ZN_PEER_VOLUME, job, "volume_detach", pack, &reply, &fault) < 0) {
+        zn_log_warn(job->req_id, "instance %s: volume_detach %s: %s", job->instance_id,
+                    job->volume_id, zn_fault_message(&fault));
+    }
+    zn_reply_destroy(&reply);
+}
+
+/* Plug the attached volume V into the domain; keep its element for the detach. */
+static int
+s_plug(zn_cworker_t *w, zn_job_t *job, const s_volume_t *v, zn_fault_t *fault)
+{
+    const char *device = job->device[0] != '\0' ? job->device : v->device;
+    if (device == NULL || strncmp(device, "/dev/vd", 7) != 0) {
+        return zn_fault_set(fault, -EINVAL, "volume %s: no virtio device name", job->volume_id);
+    }
+    zn_domxml_disk_t disk = {v->path, v->format != NULL ? v->format : "raw", device + 5};
+    char *xml = NULL;
+    int rc = zn_domxml_render_disk(&disk, &xml, fault);
+    if (rc == 0) {
+        rc = zn_virt_device(zn__cworker_env(w)->virt, job->instance_id, xml, true, fault);
+    }
+    if (rc == 0) {
+        zn__cworker_save_disk(w, job->instance_id, job->volume_id, xml);
+    }
+    zn_str_free(&xml);
+    return rc;
+}
+
+void
+zn__cworker_attach(zn_cworker_t *w, zn_job_t *job)
+{
+    zn_fault_t fault;
+    zn_fault_clear(&fault);
+    zn_pack_t *pack = zn_pack_new();
+    s_volume_t v;
+    memset(&v, 0, sizeof(v));
+    int rc = 0;
+    if (!zn__cworker_has(w, ZN_PEER_VOLUME) || !s_is_plain_name(job->volume_id)) {
+        rc = zn_fault_set(&fault, ZN_EUNAVAIL, "no volume agent configured, or a bad volume id");
+    }
+    if (rc == 0) {
+        rc = zn__cworker_note_volume(w, job->instance_id, job->volume_id, &fault);
+    }
+    if (rc == 0) {
+        rc = s_call_attach(w, job, pack, job->volume_id,
+                           job->device[0] != '\0' ? job->device : NULL, &v, &fault);
+        rc = rc == 0 ? s_plug(w, job, &v, &fault) : rc;
+        if (rc < 0) {
+            s_detach_call(w, job, pack); /* undo: idempotent when nothing was attached */
+            zn__cworker_forget_volume(w, job->instance_id, job->volume_id);
+        }
+    }
+    s_volume_result(w, job, rc, &fault);
+    zn_schema_release(&s_volume_schema, &v);
+    zn_pack_destroy(&pack);
+}
+
+void
+zn__cworker_detach(zn_cworker_t *w, zn_job_t *job)
+{
+    zn_fault_t fault;
+    zn_fault_clear(&fault);
+    int rc = 0;
+    char *xml = zn__cworker_load_disk(w, job->instance_id, job->volume_id);
+    if (xml != NULL) {
+        rc = zn_virt_device(zn__cworker_env(w)->virt, job->instance_id, xml, false, &fault);
+        rc = rc == -ENOENT ? 0 : rc; /* no domain: nothing to unplug */
+    }
+    zn_str_free(&xml);
+    if (rc == 0) {
+        zn_pack_t *pack = zn_pack_new();
+        if (zn__cworker_has(w, ZN_PEER_VOLUME)) {
+            s_detach_call(w, job, pack);
+        }
+        zn__cworker_forget_volume(w, job->instance_id, job->volume_id);
+        zn_pack_destroy(&pack);
+    }
+    s_volume_result(w, job, rc, &fault);
 }

@@ -24,6 +24,8 @@ typedef enum {
     ZN_JOB_START,
     ZN_JOB_STOP,
     ZN_JOB_REBOOT,
+    ZN_JOB_ATTACH, /* attach_volume */
+    ZN_JOB_DETACH, /* detach_volume; the kinds up to here are an instance's, one at a time */
     ZN_JOB_CONSOLE,
     ZN_JOB_SYNC,      /* list zinc's domains and their power states */
     ZN_JOB_EVICT,     /* image cache eviction */
@@ -33,14 +35,14 @@ typedef enum {
 
 /* The steps of a build, in order: each one is timed, and the failed one is named in
  * build_result. */
-#define ZN_BUILD_STEPS(X)                                                                      \
-    X(ZN_STEP_TAKE, "take", "build_take_us")                                                   \
-    X(ZN_STEP_IMAGE, "image", "build_image_us")                                                \
-    X(ZN_STEP_NETWORK, "network", "build_network_us")                                          \
-    X(ZN_STEP_VOLUME, "volume", "build_volume_us")                                             \
-    X(ZN_STEP_DISK, "disk", "build_disk_us")                                                   \
-    X(ZN_STEP_DEFINE, "define", "build_define_us") X(ZN_STEP_START, "start", "build_start_us") \
-        X(ZN_STEP_REPORT, "report", "build_report_us")
+#define ZN_BUILD_STEPS(X)                             \
+    X(ZN_STEP_TAKE, "take", "build_take_us")          \
+    X(ZN_STEP_IMAGE, "image", "build_image_us")       \
+    X(ZN_STEP_NETWORK, "network", "build_network_us") \
+    X(ZN_STEP_VOLUME, "volume", "build_volume_us")    \
+    X(ZN_STEP_DISK, "disk", "build_disk_us")          \
+    X(ZN_STEP_DEFINE, "define", "build_define_us")    \
+    X(ZN_STEP_START, "start", "build_start_us") X(ZN_STEP_REPORT, "report", "build_report_us")
 
 typedef enum {
 #define ZN_STEP_ENUM(id, name, metric) id,
@@ -61,6 +63,8 @@ typedef struct zn_job_inst {
 typedef struct zn_job {
     zn_job_kind_t kind;
     char instance_id[ZN_VIRT_UUID_LEN + 1];
+    char volume_id[64]; /* attach, detach */
+    char device[32];    /* attach: "/dev/vdX" or "" */
     char req_id[ZN_ID_MAX + 1];
     char *token;     /* the user's, from the cast's context; wiped when freed */
     bool hard;       /* reboot */
@@ -112,6 +116,8 @@ typedef struct zn_cworker zn_cworker_t;
 void zn__cworker_build(zn_cworker_t *w, zn_job_t *job);
 void zn__cworker_delete(zn_cworker_t *w, zn_job_t *job);
 void zn__cworker_power(zn_cworker_t *w, zn_job_t *job);
+void zn__cworker_attach(zn_cworker_t *w, zn_job_t *job);
+void zn__cworker_detach(zn_cworker_t *w, zn_job_t *job);
 void zn__cworker_console(zn_cworker_t *w, zn_job_t *job);
 void zn__cworker_sync(zn_cworker_t *w, zn_job_t *job);
 void zn__cworker_reconcile(zn_cworker_t *w, zn_job_t *job);
@@ -141,6 +147,21 @@ char *zn__cworker_path(const zn_cworker_t *w, const char *instance_id, const cha
 
 /* Remove the instance's directory and everything in it. */
 void zn__cworker_remove_dir(const zn_cworker_t *w, const char *instance_id);
+
+/* Note VOLUME_ID in the instance's "volumes" list (before asking for the attachment, so that an
+ * undo or a later delete detaches it even when the answer never came). Returns 0 or -EIO. */
+ZN_MUST_CHECK int zn__cworker_note_volume(zn_cworker_t *w, const char *instance_id,
+                                          const char *volume_id, zn_fault_t *fault);
+
+/* Keep XML, the <disk> element volume VOLUME_ID was plugged in with, for its detach. */
+void zn__cworker_save_disk(zn_cworker_t *w, const char *instance_id, const char *volume_id,
+                           const char *xml);
+
+/* That element (the caller's, zn_str_free), or NULL. */
+char *zn__cworker_load_disk(zn_cworker_t *w, const char *instance_id, const char *volume_id);
+
+/* Drop VOLUME_ID from the instance's list and its saved element. */
+void zn__cworker_forget_volume(zn_cworker_t *w, const char *instance_id, const char *volume_id);
 
 /* Release what the instance holds outside libvirt: its ports (port_release by device) and the
  * volumes listed in its directory. Best effort: failures are logged; returns the first one. */

@@ -145,6 +145,63 @@ zn__cworker_remove_dir(const zn_cworker_t *w, const char *instance_id)
     zn_str_free(&path);
 }
 
+int
+zn__cworker_note_volume(zn_cworker_t *w, const char *instance_id, const char *volume_id,
+                        zn_fault_t *fault)
+{
+    char *path = zn__cworker_path(w, instance_id, "volumes");
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    zn_str_free(&path);
+    if (fd < 0) {
+        return zn_fault_set(fault, -EIO, "cannot record volume %s: %s", volume_id, strerror(errno));
+    }
+    char *line = zn_asprintf("%s\n", volume_id);
+    ssize_t n = write(fd, line, strlen(line));
+    int rc = n == (ssize_t)strlen(line) ? 0 : zn_fault_set(fault, -EIO, "cannot record volume");
+    zn_str_free(&line);
+    close(fd);
+    return rc;
+}
+
+static char *
+s_disk_path(zn_cworker_t *w, const char *instance_id, const char *volume_id)
+{
+    char *leaf = zn_asprintf("vol-%s.xml", volume_id);
+    char *path = zn__cworker_path(w, instance_id, leaf);
+    zn_str_free(&leaf);
+    return path;
+}
+
+void
+zn__cworker_save_disk(zn_cworker_t *w, const char *instance_id, const char *volume_id,
+                      const char *xml)
+{
+    char *path = s_disk_path(w, instance_id, volume_id);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    if (fd < 0 || write(fd, xml, strlen(xml)) != (ssize_t)strlen(xml)) {
+        zn_log_warn(NULL, "instance %s: cannot keep the disk of volume %s", instance_id, volume_id);
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    zn_str_free(&path);
+}
+
+char *
+zn__cworker_load_disk(zn_cworker_t *w, const char *instance_id, const char *volume_id)
+{
+    char *path = s_disk_path(w, instance_id, volume_id);
+    char text[4096];
+    ssize_t n = -1;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, text, sizeof(text) - 1);
+        close(fd);
+    }
+    zn_str_free(&path);
+    return n > 0 ? zn_strndup(text, (size_t)n) : NULL;
+}
+
 /* The volume ids listed (one a line) in the instance's "volumes" file, as a NULL-terminated
  * array (zn_strv_free), or NULL. */
 static char **
@@ -164,6 +221,35 @@ s_read_volumes(zn_cworker_t *w, const char *instance_id)
     }
     text[n] = '\0';
     return zn_str_split(text, '\n', NULL);
+}
+
+void
+zn__cworker_forget_volume(zn_cworker_t *w, const char *instance_id, const char *volume_id)
+{
+    char **volumes = s_read_volumes(w, instance_id);
+    char *path = zn__cworker_path(w, instance_id, "volumes");
+    char *tmp = zn_asprintf("%s.new", path);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+    bool ok = fd >= 0;
+    for (size_t i = 0; ok && volumes != NULL && volumes[i] != NULL; i++) {
+        if (strcmp(volumes[i], volume_id) != 0) {
+            char *line = zn_asprintf("%s\n", volumes[i]);
+            ok = write(fd, line, strlen(line)) == (ssize_t)strlen(line);
+            zn_str_free(&line);
+        }
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (!ok || rename(tmp, path) < 0) {
+        (void)unlink(tmp);
+    }
+    char *disk = s_disk_path(w, instance_id, volume_id);
+    (void)unlink(disk);
+    zn_str_free(&disk);
+    zn_str_free(&tmp);
+    zn_str_free(&path);
+    zn_strv_free(&volumes);
 }
 
 static int
@@ -296,6 +382,12 @@ s_run(zn_cworker_t *w, zn_job_t *job)
     case ZN_JOB_STOP:
     case ZN_JOB_REBOOT:
         zn__cworker_power(w, job);
+        break;
+    case ZN_JOB_ATTACH:
+        zn__cworker_attach(w, job);
+        break;
+    case ZN_JOB_DETACH:
+        zn__cworker_detach(w, job);
         break;
     case ZN_JOB_CONSOLE:
         zn__cworker_console(w, job);

@@ -261,16 +261,21 @@ s_add_head(s_buf_t *buf, const zn_domxml_t *dom)
 }
 
 static void
+s_add_disk(s_buf_t *buf, const zn_domxml_disk_t *d)
+{
+    s_addf(buf, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='%s'/>\n",
+           d->format);
+    s_add(buf, "      <source file='");
+    s_add_escaped(buf, d->path, false);
+    s_addf(buf, "'/>\n      <target dev='%s' bus='virtio'/>\n    </disk>\n", d->target);
+}
+
+static void
 s_add_devices(s_buf_t *buf, const zn_domxml_t *dom)
 {
     s_add(buf, "  <devices>\n");
     for (size_t i = 0; i < dom->disk_count; i++) {
-        const zn_domxml_disk_t *d = &dom->disks[i];
-        s_addf(buf, "    <disk type='file' device='disk'>\n      <driver name='qemu' type='%s'/>\n",
-               d->format);
-        s_add(buf, "      <source file='");
-        s_add_escaped(buf, d->path, false);
-        s_addf(buf, "'/>\n      <target dev='%s' bus='virtio'/>\n    </disk>\n", d->target);
+        s_add_disk(buf, &dom->disks[i]);
     }
     for (size_t i = 0; i < dom->nic_count; i++) {
         const zn_domxml_nic_t *n = &dom->nics[i];
@@ -302,6 +307,21 @@ zn_domxml_render(const zn_domxml_t *dom, char **out, zn_fault_t *fault)
     s_buf_t buf = {NULL, 0, 0};
     s_add_head(&buf, dom);
     s_add_devices(&buf, dom);
+    *out = buf.ptr;
+    return 0;
+}
+
+int
+zn_domxml_render_disk(const zn_domxml_disk_t *disk, char **out, zn_fault_t *fault)
+{
+    *out = NULL;
+    zn_domxml_t dom = {.disks = disk, .disk_count = 1};
+    int rc = s_check_devices(&dom, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    s_buf_t buf = {NULL, 0, 0};
+    s_add_disk(&buf, disk);
     *out = buf.ptr;
     return 0;
 }

@@ -50,6 +50,11 @@ typedef struct zn_domxml {
  * not well formed, vcpus or memory out of range, a disk target that is not vdX). */
 ZN_MUST_CHECK int zn_domxml_render(const zn_domxml_t *dom, char **out, zn_fault_t *fault);
 
+/* Render one disk as a <disk> element (for hot-plugging a volume) into *out (zn_str_free).
+ * Returns 0 or -EINVAL with FAULT as zn_domxml_render. */
+ZN_MUST_CHECK int zn_domxml_render_disk(const zn_domxml_disk_t *disk, char **out,
+                                        zn_fault_t *fault);
+
 /* TEXT escaped for XML text and attribute values: &<>'" become entities, and control characters
  * other than tab and newline (which XML 1.0 cannot carry) become '?'. The caller's (zn_str_free).
  */

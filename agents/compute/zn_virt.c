@@ -355,6 +355,34 @@ zn_virt_remove(zn_virt_t *self, const char *uuid, zn_fault_t *fault)
 }
 
 int
+zn_virt_device(zn_virt_t *self, const char *uuid, const char *xml, bool attach, zn_fault_t *fault)
+{
+    int rc = ZN_FAILPOINT("compute.attach");
+    if (rc < 0) {
+        return zn_fault_set(fault, ZN_EINTERNAL, "libvirt attach: injected %s", zn_errname(rc));
+    }
+    virDomainPtr dom = s_lookup(self, uuid, &rc, fault);
+    if (dom == NULL) {
+        return rc;
+    }
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainIsActive(dom) == 1) {
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    }
+    int done = attach ? virDomainAttachDeviceFlags(dom, xml, flags)
+                      : virDomainDetachDeviceFlags(dom, xml, flags);
+    if (done < 0) {
+        virErrorPtr err = virGetLastError();
+        bool unsupported = err != NULL && err->code == VIR_ERR_NO_SUPPORT;
+        if (!unsupported) {
+            rc = s_fail(fault, ZN_EINTERNAL, attach ? "attach device" : "detach device");
+        }
+    }
+    (void)virDomainFree(dom);
+    return rc;
+}
+
+int
 zn_virt_power(zn_virt_t *self, const char *uuid, int *power, zn_fault_t *fault)
 {
     int rc = 0;

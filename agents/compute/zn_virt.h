@@ -72,6 +72,13 @@ ZN_MUST_CHECK int zn_virt_reboot(zn_virt_t *self, const char *uuid, bool hard, z
  * step is idempotent. Returns 0 or ZN_EINTERNAL with FAULT. */
 ZN_MUST_CHECK int zn_virt_remove(zn_virt_t *self, const char *uuid, zn_fault_t *fault);
 
+/* Plug (ATTACH) or unplug the device described by XML into domain UUID: into its definition,
+ * and into the running guest when it runs. A driver that cannot change devices (the test driver)
+ * leaves the domain as it is and counts as success. Failpoint "compute.attach". Returns 0,
+ * -ENOENT or ZN_EINTERNAL with FAULT. */
+ZN_MUST_CHECK int zn_virt_device(zn_virt_t *self, const char *uuid, const char *xml, bool attach,
+                                 zn_fault_t *fault);
+
 /* The power state of UUID into *power [out]. Returns 0, -ENOENT or ZN_EINTERNAL with FAULT. */
 ZN_MUST_CHECK int zn_virt_power(zn_virt_t *self, const char *uuid, int *power, zn_fault_t *fault);
 

@@ -372,6 +372,27 @@ comp_fixture_cast(comp_fixture_t *fix, const char *method, const char *id, bool 
 }
 
 int
+comp_fixture_cast_volume(comp_fixture_t *fix, const char *method, const char *id,
+                         const char *volume_id, const char *device, const char *token)
+{
+    zn_ctx_t ctx;
+    memset(&ctx, 0, sizeof(ctx));
+    zn_uuid_request_id(ctx.req_id);
+    ctx.token = (zn_buf_t){(const uint8_t *)token, strlen(token)};
+    zn_pack_t *p = zn_pack_new();
+    zn_pack_map(p, 3);
+    zn_pack_str(p, "instance_id");
+    zn_pack_str(p, id);
+    zn_pack_str(p, "volume_id");
+    zn_pack_str(p, volume_id);
+    zn_pack_str(p, "device");
+    zn_pack_str(p, device);
+    int rc = zn_caster_cast(fix->caster, method, &ctx, zn_pack_buf(p), NULL, NULL);
+    zn_pack_destroy(&p);
+    return rc;
+}
+
+int
 comp_fixture_instance(comp_fixture_t *fix, const char *id, zn_cell_instance_t *out)
 {
     zn_store_read_t *txn = NULL;

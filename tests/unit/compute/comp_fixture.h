@@ -67,6 +67,11 @@ void comp_fixture_seed_many(comp_fixture_t *fix, char (*ids)[40], int count, con
 int comp_fixture_cast(comp_fixture_t *fix, const char *method, const char *id, bool hard,
                       const char *token);
 
+/* Cast METHOD (attach_volume, detach_volume) {instance_id: ID, volume_id, device (may be NULL)}
+ * with TOKEN. Returns the caster's code. */
+int comp_fixture_cast_volume(comp_fixture_t *fix, const char *method, const char *id,
+                             const char *volume_id, const char *device, const char *token);
+
 /* Read instance ID from the store into *out (release with zn_schema_release). 0 or -ENOENT. */
 int comp_fixture_instance(comp_fixture_t *fix, const char *id, zn_cell_instance_t *out);
 

@@ -255,6 +255,27 @@ test_compute_peers_example(void **state)
     s_build(env, second, &plain, "active");
     assert_int_equal(s_cached_images(env), 1);
 
+    /* A volume attached to the running instance, then detached again. */
+    char vol2[64];
+    s_volume(env, vol2);
+    assert_int_equal(
+        comp_fixture_cast_volume(env->comp, "attach_volume", id, vol2, "/dev/vdc", env->token), 0);
+    assert_true(s_volume_is(env, vol2, "in-use"));
+    char *saved =
+        zn_asprintf("%s/instances/%s/vol-%s.xml", comp_fixture_state_dir(env->comp), id, vol2);
+    for (int i = 0; i < 500 && access(saved, R_OK) != 0; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(access(saved, R_OK), 0);
+    assert_int_equal(
+        comp_fixture_cast_volume(env->comp, "detach_volume", id, vol2, NULL, env->token), 0);
+    assert_true(s_volume_is(env, vol2, "available"));
+    for (int i = 0; i < 500 && access(saved, F_OK) == 0; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(access(saved, F_OK), -1);
+    zn_str_free(&saved);
+
     /* The delete gives everything back. */
     assert_int_equal(comp_fixture_cast(env->comp, "delete", id, false, env->token), 0);
     assert_true(comp_fixture_wait(env->comp, id, NULL, S_WAIT_MS));
