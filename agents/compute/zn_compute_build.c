@@ -24,6 +24,7 @@
 #define S_PORTS_MAX       16
 #define S_VOLUMES_MAX     16
 #define S_CHUNK_BYTES     4194304u /* 4 MiB, image_read's limit */
+#define S_TAKE_ATTEMPTS   3
 #define S_IMAGE_MAX_BYTES (64LL * 1024 * 1024 * 1024)
 
 extern char **environ;
@@ -173,14 +174,22 @@ s_decode(const zn_schema_t *schema, zn_reply_t *reply, void *out, zn_fault_t *fa
 static int
 s_step_take(s_build_t *b, zn_fault_t *fault)
 {
-    zn_pack_map(b->pack, 3);
-    s_kv(b->pack, "instance_id", b->job->instance_id);
-    s_kv(b->pack, "host", zn__cworker_env(b->w)->cfg->common.host);
-    zn_pack_str(b->pack, "take");
-    zn_pack_bool(b->pack, true);
     zn_reply_t *reply = NULL;
-    int rc =
-        zn__cworker_call(b->w, ZN_PEER_CONDUCTOR, b->job, "instance_get", b->pack, &reply, fault);
+    int rc = ZN_EUNAVAIL;
+    /* Taking is idempotent for the same host: a call whose answer was lost (a busy or failing
+     * over conductor) is simply asked again. */
+    for (int attempt = 0; attempt < S_TAKE_ATTEMPTS; attempt++) {
+        zn_pack_map(b->pack, 3);
+        s_kv(b->pack, "instance_id", b->job->instance_id);
+        s_kv(b->pack, "host", zn__cworker_env(b->w)->cfg->common.host);
+        zn_pack_str(b->pack, "take");
+        zn_pack_bool(b->pack, true);
+        rc = zn__cworker_call(b->w, ZN_PEER_CONDUCTOR, b->job, "instance_get", b->pack, &reply,
+                              fault);
+        if (rc != -ETIMEDOUT && rc != ZN_EUNAVAIL) {
+            break;
+        }
+    }
     if (rc == 0) {
         rc = s_decode(&zn_cell_instance_schema, reply, &b->inst, fault);
     }

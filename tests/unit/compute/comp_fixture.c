@@ -162,7 +162,7 @@ s_configure(comp_fixture_t *fix, const char *const *settings)
                            "compute.libvirt_uri=test:///default",
                            "compute.power_sync_interval_ms=100",
                            "compute.resource_interval_ms=200",
-                           "compute.call_timeout_ms=5000",
+                           "compute.call_timeout_ms=10000",
                            "compute.stop_timeout_ms=0",
                            "compute.build_workers=4",
                            "compute.progress_after_ms=0"};
