@@ -502,7 +502,7 @@ zn__api_zone_detail(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
 
 /* The limits zinc does not enforce, at Nova's defaults, as 2.1 shows them. */
 static void
-s_fixed_quotas(json_t *set)
+s_fixed_quotas(json_t *set, bool detail)
 {
     static const struct {
         const char *key;
@@ -522,7 +522,10 @@ s_fixed_quotas(json_t *set)
     };
 
     for (size_t i = 0; i < ZN_ARRAY_COUNT(rows); i++) {
-        (void)json_object_set_new(set, rows[i].key, json_integer(rows[i].value));
+        (void)json_object_set_new(
+            set, rows[i].key,
+            detail ? json_pack("{s:i,s:i,s:i}", "limit", rows[i].value, "in_use", 0, "reserved", 0)
+                   : json_integer(rows[i].value));
     }
 }
 
@@ -587,7 +590,7 @@ s_quota_set(const char *project, const zn_cell_quota_t *limits, const zn_cell_qu
     if (project != NULL) {
         (void)json_object_set_new(set, "id", json_string(project));
     }
-    s_fixed_quotas(set);
+    s_fixed_quotas(set, usage != NULL);
 
     const struct {
         const char *key;

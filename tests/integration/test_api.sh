@@ -142,6 +142,73 @@ hv_listed() { openstack hypervisor list -f value -c 'Hypervisor Hostname' 2>/dev
 check "hypervisor list" wait_for 10 hv_listed
 check "availability zone list" bash -c "openstack availability zone list --compute -f value -c 'Zone Name' 2>>'$work/cli.err' | grep -qx nova"
 
+# --- Tempest's own 2.1 response schemas (when python3-tempest is installed) -------------------
+tempest_schemas() { # tempest_schemas SERVER_ID: every answer checked as Tempest checks it
+    /usr/bin/python3 - "$aurl" "$(os token issue -f value -c id)" "$(os token issue -f value -c project_id)" "$1" <<'PY'
+import json, sys, urllib.request, urllib.error
+from tempest.lib.common import jsonschema_validator as v
+from tempest.lib.api_schema.response.compute.v2_1 import (
+    servers, flavors, keypairs, hypervisors, services, availability_zone, limits, quotas,
+    server_groups, flavors_extra_specs)
+base, token, project, server = sys.argv[1] + "/v2.1", sys.argv[2], sys.argv[3], sys.argv[4]
+failed = []
+def call(method, path, body=None):
+    req = urllib.request.Request(base + path, method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"X-Auth-Token": token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            text = r.read()
+            return r.status, json.loads(text) if text else None
+    except urllib.error.HTTPError as e:
+        return e.code, None
+def check(name, schema, method, path, body=None):
+    status, doc = call(method, path, body)
+    try:
+        if status not in schema["status_code"]:
+            raise Exception("status %d, want %s" % (status, schema["status_code"]))
+        if "response_body" in schema:
+            v.JSONSCHEMA_VALIDATOR(schema["response_body"], format_checker=v.FORMAT_CHECKER).validate(doc)
+        print("ok - tempest schema: %s" % name)
+    except Exception as e:
+        failed.append(name)
+        print("not ok - tempest schema: %s: %s" % (name, str(e).splitlines()[0][:300]))
+    return doc
+check("get_server", servers.get_server, "GET", "/servers/" + server)
+check("list_servers", servers.list_servers, "GET", "/servers")
+check("list_servers_detail", servers.list_servers_detail, "GET", "/servers/detail")
+check("list_server_metadata", servers.list_server_metadata, "GET", "/servers/%s/metadata" % server)
+check("list_instance_actions", servers.list_instance_actions, "GET", "/servers/%s/os-instance-actions" % server)
+_, acts = call("GET", "/servers/%s/os-instance-actions" % server)
+rid = acts["instanceActions"][-1]["request_id"]
+check("show_instance_action", servers.show_instance_action, "GET", "/servers/%s/os-instance-actions/%s" % (server, rid))
+check("get_console_output", servers.get_console_output, "POST", "/servers/%s/action" % server, {"os-getConsoleOutput": {"length": 10}})
+check("list_flavors", flavors.list_flavors, "GET", "/flavors")
+check("list_flavors_details", flavors.list_flavors_details, "GET", "/flavors/detail")
+check("get_flavor_details", flavors.create_update_get_flavor_details, "GET", "/flavors/42")
+check("get_flavor_extra_specs", flavors_extra_specs.set_get_flavor_extra_specs, "GET", "/flavors/42/os-extra_specs")
+check("create_keypair", keypairs.create_keypair, "POST", "/os-keypairs", {"keypair": {"name": "schema-kp"}})
+check("list_keypairs", keypairs.list_keypairs, "GET", "/os-keypairs")
+check("get_keypair", keypairs.get_keypair, "GET", "/os-keypairs/schema-kp")
+check("delete_keypair", keypairs.delete_keypair, "DELETE", "/os-keypairs/schema-kp")
+check("list_search_hypervisors", hypervisors.list_search_hypervisors, "GET", "/os-hypervisors")
+hvs = check("list_hypervisors_detail", hypervisors.list_hypervisors_detail, "GET", "/os-hypervisors/detail")
+check("get_hypervisor", hypervisors.get_hypervisor, "GET", "/os-hypervisors/%s" % hvs["hypervisors"][0]["id"])
+check("get_hypervisor_statistics", hypervisors.get_hypervisor_statistics, "GET", "/os-hypervisors/statistics")
+check("list_services", services.list_services, "GET", "/os-services")
+check("availability_zone_list", availability_zone.list_availability_zone_list, "GET", "/os-availability-zone")
+check("availability_zone_list_detail", availability_zone.list_availability_zone_list_detail, "GET", "/os-availability-zone/detail")
+check("get_limit", limits.get_limit, "GET", "/limits")
+check("get_quota_set", quotas.get_quota_set, "GET", "/os-quota-sets/" + project)
+check("get_quota_set_details", quotas.get_quota_set_details, "GET", "/os-quota-sets/%s/detail" % project)
+grp = check("create_server_group", server_groups.create_show_server_group, "POST", "/os-server-groups", {"server_group": {"name": "g", "policies": ["affinity"]}})
+check("list_server_groups", server_groups.list_server_groups, "GET", "/os-server-groups")
+check("show_server_group", server_groups.create_show_server_group, "GET", "/os-server-groups/" + grp["server_group"]["id"])
+check("delete_server_group", server_groups.delete_server_group, "DELETE", "/os-server-groups/" + grp["server_group"]["id"])
+sys.exit(1 if failed else 0)
+PY
+}
+
 # --- the server lifecycle through the CLI ---------------------------------------------------
 if $have_image; then
     if $have_network; then
@@ -154,6 +221,14 @@ if $have_image; then
     check "server create --wait" bash -c "openstack server create --image tiny --flavor m1.tiny --key-name kp2 --wait vm1 -f json 2>>'$work/cli.err' >'$work/vm1.json'"
     check "server is ACTIVE on a node" python3 -c "
 import json; d=json.load(open('$work/vm1.json')); assert d['status']=='ACTIVE' and d['OS-EXT-SRV-ATTR:host'] in ('node1','node2'), d"
+    if /usr/bin/python3 -c "import tempest" 2>/dev/null; then
+        vm1_id=$(python3 -c "import json; print(json.load(open('$work/vm1.json'))['id'])")
+        tempest_schemas "$vm1_id" >"$work/schemas.out" 2>&1 || true
+        grep -E '^(not )?ok - tempest' "$work/schemas.out" | while read -r line; do echo "$line"; done
+        check "every answer fits Tempest's 2.1 schemas" bash -c "! grep -q '^not ok' '$work/schemas.out' && grep -q '^ok - tempest' '$work/schemas.out'"
+    else
+        echo "# python3-tempest not installed: Tempest's schemas are not checked"
+    fi
     check "server list" bash -c "openstack server list -f value -c Name -c Status 2>>'$work/cli.err' | grep -qx 'vm1 ACTIVE'"
     check "server show" bash -c "openstack server show vm1 -f json 2>>'$work/cli.err' | python3 -c \"import json,sys; d=json.load(sys.stdin); assert d['name']=='vm1' and d['flavor'].startswith('m1.tiny'), d\""
     state() { openstack server show vm1 -f value -c status 2>/dev/null | grep -qx "$1"; }
