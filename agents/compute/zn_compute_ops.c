@@ -81,7 +81,8 @@ zn__cworker_power(zn_cworker_t *w, zn_job_t *job)
     } else if (job->kind == ZN_JOB_STOP) {
         job->rc = zn_virt_stop(env->virt, job->instance_id, env->cfg->stop_timeout_ms, &fault);
     } else {
-        job->rc = zn_virt_reboot(env->virt, job->instance_id, job->hard, &fault);
+        job->rc = zn_virt_reboot(env->virt, job->instance_id, job->hard, env->cfg->stop_timeout_ms,
+                                 &fault);
     }
     job->fault = fault;
     /* Whatever happened, the record follows what libvirt now says. */

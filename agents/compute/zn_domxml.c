@@ -291,7 +291,7 @@ s_add_devices(s_buf_t *buf, const zn_domxml_t *dom)
     if (dom->console_path != NULL) {
         s_add(buf, "    <serial type='file'>\n      <source path='");
         s_add_escaped(buf, dom->console_path, false);
-        s_add(buf, "'/>\n      <target port='0'/>\n    </serial>\n");
+        s_add(buf, "' append='on'/>\n      <target port='0'/>\n    </serial>\n");
     }
     s_add(buf, "  </devices>\n</domain>\n");
 }

@@ -3,6 +3,7 @@
 #include "zn_virt.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -303,8 +304,18 @@ zn_virt_stop(zn_virt_t *self, const char *uuid, int64_t timeout_ms, zn_fault_t *
     return rc;
 }
 
+/* Power-cycle DOM: off at once, then on. */
+static int
+s_power_cycle(virDomainPtr dom, zn_fault_t *fault)
+{
+    if ((virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) || virDomainCreate(dom) < 0) {
+        return s_fail(fault, ZN_EINTERNAL, "hard reboot");
+    }
+    return 0;
+}
+
 int
-zn_virt_reboot(zn_virt_t *self, const char *uuid, bool hard, zn_fault_t *fault)
+zn_virt_reboot(zn_virt_t *self, const char *uuid, bool hard, int64_t timeout_ms, zn_fault_t *fault)
 {
     int rc = 0;
     virDomainPtr dom = s_lookup(self, uuid, &rc, fault);
@@ -315,15 +326,18 @@ zn_virt_reboot(zn_virt_t *self, const char *uuid, bool hard, zn_fault_t *fault)
         if (virDomainCreate(dom) < 0) {
             rc = s_fail(fault, ZN_EINTERNAL, "start");
         }
-    } else if (hard || virDomainReboot(dom, 0) < 0) {
-        if (!hard) {
-            zn_log_info(NULL, "domain %s: soft reboot refused (%s): power-cycling", uuid,
-                        virGetLastErrorMessage());
+    } else if (hard) {
+        rc = s_power_cycle(dom, fault);
+    } else if (virDomainShutdown(dom) == 0 && s_wait_off(dom, timeout_ms)) {
+        /* As Nova does: the guest shut itself down cleanly; now boot it again. */
+        if (virDomainCreate(dom) < 0) {
+            rc = s_fail(fault, ZN_EINTERNAL, "start after a soft reboot");
         }
-        if ((virDomainDestroy(dom) < 0 && virDomainIsActive(dom) == 1) ||
-            virDomainCreate(dom) < 0) {
-            rc = s_fail(fault, ZN_EINTERNAL, "hard reboot");
-        }
+    } else {
+        zn_log_notice(NULL,
+                      "domain %s: the guest did not shut down within %" PRId64 " ms: power-cycling",
+                      uuid, timeout_ms);
+        rc = s_power_cycle(dom, fault);
     }
     (void)virDomainFree(dom);
     return rc;

@@ -64,9 +64,12 @@ ZN_MUST_CHECK int zn_virt_start(zn_virt_t *self, const char *uuid, zn_fault_t *f
 ZN_MUST_CHECK int zn_virt_stop(zn_virt_t *self, const char *uuid, int64_t timeout_ms,
                                zn_fault_t *fault);
 
-/* Reboot: with HARD, power-cycle at once; else ask the guest, and power-cycle when the guest or
- * the driver cannot do it. Returns 0, -ENOENT or ZN_EINTERNAL with FAULT. */
-ZN_MUST_CHECK int zn_virt_reboot(zn_virt_t *self, const char *uuid, bool hard, zn_fault_t *fault);
+/* Reboot: with HARD, power-cycle at once; else ask the guest to shut down (ACPI), wait up to
+ * TIMEOUT_MS for it and boot it again, power-cycling when the guest or the driver does not
+ * comply (soft with fallback to hard). A domain that is off is started. Returns 0, -ENOENT or
+ * ZN_EINTERNAL with FAULT. */
+ZN_MUST_CHECK int zn_virt_reboot(zn_virt_t *self, const char *uuid, bool hard, int64_t timeout_ms,
+                                 zn_fault_t *fault);
 
 /* Destroy (power off) and undefine UUID. A domain that does not exist is fine (0): every undo
  * step is idempotent. Returns 0 or ZN_EINTERNAL with FAULT. */

@@ -71,7 +71,8 @@ test_domxml_example(void **state)
         "      <target dev='vda' bus='virtio'/>\n"
         "    </disk>\n"
         "    <serial type='file'>\n"
-        "      <source path='/var/lib/zinc/compute/instances/" S_UUID "/console.log'/>\n"
+        "      <source path='/var/lib/zinc/compute/instances/" S_UUID
+        "/console.log' append='on'/>\n"
         "      <target port='0'/>\n"
         "    </serial>\n"
         "  </devices>\n"
