@@ -3,29 +3,48 @@
 #include "zn_sclient.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "zn_client.h"
+#include "zn_clock.h"
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_mp.h"
+#include "zn_mpread.h"
 #include "zn_str.h"
 #include "zn_tables.h"
+
+/* The longest pause between two looks at the replica while a write waits for it. */
+#define S_POLL_MAX_MS 16
+
+typedef struct s_pending s_pending_t;
 
 struct zn_sclient {
     char *data_dir;
     zn_client_t *client;
     zn_store_t *store; /* opened on first read */
     zn_pack_t *pack;   /* scratch for write bodies */
+    zloop_t *loop;
+    int64_t applied_wait_ms;
+    s_pending_t *waiting; /* committed writes waiting for the replica to apply them */
 };
 
-typedef struct {
+/* A write in flight, then (when the replica lags) waiting for the replica. */
+struct s_pending {
+    zn_sclient_t *owner;
     zn_sclient_done_fn *fn;
     void *arg;
-} s_pending_t;
+    uint64_t applied_seq; /* from the conductor's answer */
+    int64_t wait_until;
+    int wait_ms;
+    int timer_id;
+    s_pending_t *prev;
+    s_pending_t *next;
+};
 
 int
 zn_sclient_open(zn_sclient_t **out, const zn_sclient_opts_t *opts, zn_fault_t *fault)
@@ -53,6 +72,8 @@ zn_sclient_open(zn_sclient_t **out, const zn_sclient_opts_t *opts, zn_fault_t *f
     }
     self->data_dir = zn_strdup(opts->data_dir);
     self->pack = zn_pack_new();
+    self->applied_wait_ms =
+        opts->applied_wait_ms > 0 ? opts->applied_wait_ms : ZN_SCLIENT_APPLIED_WAIT_MS;
     *out = self;
     return 0;
 }
@@ -63,6 +84,18 @@ zn_sclient_destroy(zn_sclient_t **self_p)
     zn_sclient_t *self = *self_p;
     if (self == NULL) {
         return;
+    }
+    /* Writes waiting for the replica did commit: tell their callers so. */
+    while (self->waiting != NULL) {
+        s_pending_t *p = self->waiting;
+        self->waiting = p->next;
+        if (p->timer_id >= 0) {
+            zloop_timer_end(self->loop, p->timer_id);
+        }
+        zn_fault_t ok;
+        zn_fault_clear(&ok);
+        p->fn(p->arg, &ok);
+        zn_free(p);
     }
     zn_client_destroy(&self->client);
     zn_store_destroy(&self->store);
@@ -75,6 +108,7 @@ zn_sclient_destroy(zn_sclient_t **self_p)
 int
 zn_sclient_attach(zn_sclient_t *self, zloop_t *loop)
 {
+    self->loop = loop;
     return zn_client_attach(self->client, loop);
 }
 
@@ -164,11 +198,127 @@ s_body(zn_sclient_t *self, const zn_batch_t *batch)
     return zn_pack_buf(self->pack);
 }
 
+/* The applied_seq in a store_write answer's BODY ({applied_seq: N}), or 0 when it has none (a
+ * conductor from before read-your-writes). */
+static uint64_t
+s_body_seq(zn_buf_t body)
+{
+    zn_mpread_t reader;
+    zn_mpval_t v;
+    zn_mpread_init(&reader, body);
+    if (body.len == 0 || zn_mpread_next(&reader, &v, NULL) < 0 || v.type != ZN_MPT_MAP) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < v.v.count; i++) {
+        zn_mpval_t key;
+        zn_mpval_t val;
+        if (zn_mpread_next(&reader, &key, NULL) < 0 || zn_mpread_next(&reader, &val, NULL) < 0) {
+            return 0;
+        }
+        if (key.type == ZN_MPT_STR && key.v.bytes.len == strlen("applied_seq") &&
+            memcmp(key.v.bytes.ptr, "applied_seq", key.v.bytes.len) == 0) {
+            return val.type == ZN_MPT_UINT ? val.v.u : 0;
+        }
+        if (zn_mpread_skip_contents(&reader, &val, NULL) < 0) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* True once the local replica has applied everything up to SEQ (the seq of a committed batch).
+ * A replica that cannot be opened at all does not hold back the caller: its reads fail anyway. */
+static bool
+s_applied(zn_sclient_t *self, uint64_t seq)
+{
+    uint64_t have = 0;
+    if (seq == 0 || s_replica(self, NULL) < 0) {
+        return true;
+    }
+    return zn_store_applied_seq(self->store, &have) == 0 && have >= seq;
+}
+
+static void
+s_timed_out(const zn_sclient_t *self, uint64_t seq)
+{
+    zn_log_warn(NULL,
+                "store write committed at applied_seq %" PRIu64
+                " but the replica in %s has not applied it after %" PRId64 " ms: going on",
+                seq, self->data_dir, self->applied_wait_ms);
+}
+
+static void
+s_unlink(zn_sclient_t *self, s_pending_t *p)
+{
+    if (p->prev != NULL) {
+        p->prev->next = p->next;
+    } else {
+        self->waiting = p->next;
+    }
+    if (p->next != NULL) {
+        p->next->prev = p->prev;
+    }
+}
+
+static int
+s_on_wait(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    s_pending_t *p = arg;
+    zn_sclient_t *self = p->owner;
+    p->timer_id = -1;
+    bool done = s_applied(self, p->applied_seq);
+    if (!done && zn_clock_mono_ms() >= p->wait_until) {
+        s_timed_out(self, p->applied_seq);
+        done = true;
+    }
+    if (done) {
+        s_unlink(self, p);
+        zn_fault_t ok;
+        zn_fault_clear(&ok);
+        p->fn(p->arg, &ok);
+        zn_free(p);
+        return 0;
+    }
+    p->wait_ms = p->wait_ms * 2 > S_POLL_MAX_MS ? S_POLL_MAX_MS : p->wait_ms * 2;
+    p->timer_id = zloop_timer(loop, (size_t)p->wait_ms, 1, s_on_wait, p);
+    return 0;
+}
+
+/* Keep P until the replica has applied its write; false when there is no loop to wait on. */
+static bool
+s_wait(zn_sclient_t *self, s_pending_t *p)
+{
+    if (self->loop == NULL) {
+        return false;
+    }
+    p->wait_until = zn_clock_mono_ms() + self->applied_wait_ms;
+    p->wait_ms = 1;
+    p->timer_id = zloop_timer(self->loop, 1, 1, s_on_wait, p);
+    if (p->timer_id < 0) {
+        return false;
+    }
+    p->next = self->waiting;
+    if (self->waiting != NULL) {
+        self->waiting->prev = p;
+    }
+    self->waiting = p;
+    return true;
+}
+
 static void
 s_on_reply(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 {
-    (void)reply;
     s_pending_t *pending = arg;
+    if (fault->code == 0 && reply != NULL) {
+        /* Read-your-writes: the callback runs once the replica this client reads holds the
+         * write. Usually it already does (the check is one LMDB read); on a follower it may lag
+         * the leader by a heartbeat. */
+        pending->applied_seq = s_body_seq(reply->body);
+        if (!s_applied(pending->owner, pending->applied_seq) && s_wait(pending->owner, pending)) {
+            return;
+        }
+    }
     pending->fn(pending->arg, fault);
     zn_free(pending);
 }
@@ -178,8 +328,10 @@ zn_sclient_write(zn_sclient_t *self, const zn_ctx_t *ctx, const zn_batch_t *batc
                  int64_t timeout_ms, zn_sclient_done_fn *fn, void *arg)
 {
     s_pending_t *pending = zn_calloc(1, sizeof(*pending));
+    pending->owner = self;
     pending->fn = fn;
     pending->arg = arg;
+    pending->timer_id = -1;
     int rc = zn_client_call(self->client, "store_write", ctx, s_body(self, batch),
                             timeout_ms > 0 ? timeout_ms : ZN_SCLIENT_WRITE_TIMEOUT_MS, s_on_reply,
                             pending);
@@ -187,6 +339,22 @@ zn_sclient_write(zn_sclient_t *self, const zn_ctx_t *ctx, const zn_batch_t *batc
         zn_free(pending);
     }
     return rc;
+}
+
+/* Block until the replica has applied SEQ or the wait is over (the sync path only). */
+static void
+s_wait_sync(zn_sclient_t *self, uint64_t seq)
+{
+    int64_t until = zn_clock_mono_ms() + self->applied_wait_ms;
+    int pause = 1;
+    while (!s_applied(self, seq)) {
+        if (zn_clock_mono_ms() >= until) {
+            s_timed_out(self, seq);
+            return;
+        }
+        zclock_sleep(pause);
+        pause = pause * 2 > S_POLL_MAX_MS ? S_POLL_MAX_MS : pause * 2;
+    }
 }
 
 int
@@ -197,6 +365,9 @@ zn_sclient_write_sync(zn_sclient_t *self, const zn_ctx_t *ctx, const zn_batch_t 
     int rc = zn_client_call_sync(self->client, "store_write", ctx, s_body(self, batch),
                                  timeout_ms > 0 ? timeout_ms : ZN_SCLIENT_WRITE_TIMEOUT_MS, &reply,
                                  fault);
+    if (rc == 0 && reply != NULL) {
+        s_wait_sync(self, s_body_seq(zn_reply_env(reply)->body));
+    }
     zn_reply_destroy(&reply);
     return rc;
 }

@@ -4,11 +4,17 @@
  * speed) and sends every write, a zn_batch, to the conductors' `store_write` (the leader commits
  * it through raft; a follower forwards it).
  *
- * Consistency: a write's callback runs once the leader committed and applied it. On a single
- * controller, or when this node's conductor is the leader, the local replica already holds the
- * write then; on a follower it may lag by a few milliseconds. Decisions that must not race
- * (claims, quotas, IP addresses) are generation-conditioned batches: the store refuses a stale
- * one with ZN_ECONFLICT, and the caller re-reads and tries again. Loop thread. */
+ * Consistency: read-your-writes on this node. A conductor answers a committed write with
+ * {applied_seq: N}, N being its replica's applied sequence right after the commit (zn_store.h);
+ * a write's callback (and zn_sclient_write_sync's return) waits until the local replica has
+ * applied N too, so the caller reads its own write here even when this node's replica is a
+ * follower that lags the leader by a heartbeat. The check is one LMDB read; when it fails the
+ * client looks again on a loop timer (1 ms, backing off to 16 ms) for at most applied_wait_ms,
+ * then runs the callback anyway (the write is committed) with one warning line. An answer
+ * without applied_seq (an older conductor) is passed on at once. Other agents' writes may still
+ * be seen late: decisions that must not race (claims, quotas, IP addresses) are
+ * generation-conditioned batches: the store refuses a stale one with ZN_ECONFLICT, and the
+ * caller re-reads and tries again. Loop thread. */
 #ifndef ZN_SCLIENT_H
 #define ZN_SCLIENT_H
 
@@ -25,6 +31,7 @@
 #include "zn_store.h"
 
 #define ZN_SCLIENT_WRITE_TIMEOUT_MS 5000
+#define ZN_SCLIENT_APPLIED_WAIT_MS  2000
 
 typedef struct zn_sclient zn_sclient_t;
 
@@ -33,7 +40,8 @@ typedef struct zn_sclient_opts {
     const char *conductor_call; /* the conductors' call endpoints, comma-separated */
     const zn_keys_t *keys;      /* our CURVE pair (a controller key); NULL: plaintext */
     const char *conductor_public;
-    zn_metrics_t *metrics; /* borrowed, may be NULL */
+    zn_metrics_t *metrics;   /* borrowed, may be NULL */
+    int64_t applied_wait_ms; /* longest wait for the replica after a write; 0: the default */
 } zn_sclient_opts_t;
 
 /* Connect to the conductors. The replica is opened on first use (the conductor creates it), so
@@ -72,12 +80,14 @@ ZN_MUST_CHECK int zn_sclient_get(zn_store_read_t *txn, const zn_store_table_t *t
 typedef void(zn_sclient_done_fn)(void *arg, const zn_fault_t *fault);
 
 /* Send BATCH's bytes (copied) for commit; CTX (may be NULL) carries the request id. FN runs
- * later on the loop thread. Returns 0, or a negative errno when nothing was sent (FN never
- * runs). */
+ * later on the loop thread; after a commit, once the local replica holds the write (see the top
+ * of this file). zn_sclient_destroy runs the FN of writes still waiting for the replica, with
+ * success. Returns 0, or a negative errno when nothing was sent (FN never runs). */
 ZN_MUST_CHECK int zn_sclient_write(zn_sclient_t *self, const zn_ctx_t *ctx, const zn_batch_t *batch,
                                    int64_t timeout_ms, zn_sclient_done_fn *fn, void *arg);
 
-/* Write and wait (tools, tests, start-up). Returns what FN would have seen, with FAULT. */
+/* Write and wait (tools, tests, start-up), also for the replica as zn_sclient_write does (by
+ * sleeping: this blocks the thread). Returns what FN would have seen, with FAULT. */
 ZN_MUST_CHECK int zn_sclient_write_sync(zn_sclient_t *self, const zn_ctx_t *ctx,
                                         const zn_batch_t *batch, int64_t timeout_ms,
                                         zn_fault_t *fault);

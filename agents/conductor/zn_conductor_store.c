@@ -9,6 +9,7 @@
 
 #include "zn_client.h"
 #include "zn_clock.h"
+#include "zn_failpoint.h"
 #include "zn_fs.h"
 #include "zn_log.h"
 #include "zn_mem.h"
@@ -22,6 +23,10 @@
 #define S_PEERS_MAX    16
 #define S_FORWARD_MS   5000
 #define S_ENDPOINT_MAX 255
+/* How long a follower waits for its own replica to apply a write the leader committed before it
+ * answers anyway, and the longest pause between two looks at it. */
+#define S_APPLY_WAIT_MS     1000
+#define S_APPLY_POLL_MAX_MS 16
 
 typedef struct {
     uint64_t id;
@@ -52,6 +57,10 @@ typedef struct s_write {
     size_t body_len;
     zn_buf_t batch; /* the batch inside BODY */
     bool may_forward;
+    uint64_t applied_seq; /* committed: the leader's applied_seq right after it (0: unknown) */
+    int64_t wait_until;   /* waiting for the local replica to reach APPLIED_SEQ: the deadline */
+    int wait_ms;          /* the current pause between two looks */
+    int timer_id;         /* the pending look, or -1 */
     struct s_write *prev;
     struct s_write *next;
 } s_write_t;
@@ -212,6 +221,9 @@ zn_conductor_store_destroy(zn_conductor_store_t **self_p)
     while (self->writes != NULL) {
         s_write_t *w = self->writes;
         self->writes = w->next;
+        if (w->timer_id >= 0) {
+            zloop_timer_end(self->opts.loop, w->timer_id);
+        }
         zn_call_destroy(&w->call);
         zn_free(w->body);
         zn_free(w);
@@ -223,12 +235,26 @@ zn_conductor_store_destroy(zn_conductor_store_t **self_p)
 
 /* ---- writes ------------------------------------------------------------------------------ */
 
+/* A new write, on SELF's list of writes in flight. */
+static s_write_t *
+s_write_alloc(zn_conductor_store_t *self)
+{
+    s_write_t *w = zn_calloc(1, sizeof(*w));
+    w->owner = self;
+    w->timer_id = -1;
+    w->next = self->writes;
+    if (self->writes != NULL) {
+        self->writes->prev = w;
+    }
+    self->writes = w;
+    return w;
+}
+
 static s_write_t *
 s_write_new(zn_conductor_store_t *self, zn_call_t *call, zn_buf_t batch, bool may_forward)
 {
     zn_buf_t body = zn_call_env(call)->body;
-    s_write_t *w = zn_calloc(1, sizeof(*w));
-    w->owner = self;
+    s_write_t *w = s_write_alloc(self);
     w->body = zn_malloc(body.len);
     if (body.len > 0) {
         memcpy(w->body, body.ptr, body.len);
@@ -240,11 +266,6 @@ s_write_new(zn_conductor_store_t *self, zn_call_t *call, zn_buf_t batch, bool ma
     }
     w->may_forward = may_forward;
     w->call = zn_call_defer(call);
-    w->next = self->writes;
-    if (self->writes != NULL) {
-        self->writes->prev = w;
-    }
-    self->writes = w;
     return w;
 }
 
@@ -269,10 +290,18 @@ s_write_finish(s_write_t *w, int rc, const char *message)
         }
         w->done(w->done_arg, &fault);
     } else {
-        zn_buf_t none = {NULL, 0};
-        if (zn_call_answer(&w->call, rc, none, message) < 0) {
+        /* A committed write tells its caller how far a replica must have applied to hold it. */
+        zn_pack_t *pack = zn_pack_new();
+        if (rc == 0 && w->applied_seq > 0) {
+            zn_pack_map(pack, 1);
+            zn_pack_str(pack, "applied_seq");
+            zn_pack_u64(pack, w->applied_seq);
+        }
+        zn_buf_t body = rc == 0 && w->applied_seq > 0 ? zn_pack_buf(pack) : (zn_buf_t){NULL, 0};
+        if (zn_call_answer(&w->call, rc, body, message) < 0) {
             zn_log_warn(NULL, "store write answered rc=%d but the caller is gone", rc);
         }
+        zn_pack_destroy(&pack);
     }
     zn_free(w->body);
     zn_free(w);
@@ -307,11 +336,97 @@ s_peer_client(zn_conductor_store_t *self, s_peer_t *peer, zn_fault_t *fault)
     return rc < 0 ? rc : zn_client_attach(peer->client, self->opts.loop);
 }
 
+/* The applied_seq in a store_write answer's BODY ({applied_seq: N}), or 0 when it has none (a
+ * conductor from before read-your-writes). */
+static uint64_t
+s_body_seq(zn_buf_t body)
+{
+    zn_mpread_t reader;
+    zn_mpval_t v;
+    zn_mpread_init(&reader, body);
+    if (body.len == 0 || zn_mpread_next(&reader, &v, NULL) < 0 || v.type != ZN_MPT_MAP) {
+        return 0;
+    }
+    for (uint32_t i = 0; i < v.v.count; i++) {
+        zn_mpval_t key;
+        zn_mpval_t val;
+        if (zn_mpread_next(&reader, &key, NULL) < 0 || zn_mpread_next(&reader, &val, NULL) < 0) {
+            return 0;
+        }
+        if (key.type == ZN_MPT_STR && key.v.bytes.len == strlen("applied_seq") &&
+            memcmp(key.v.bytes.ptr, "applied_seq", key.v.bytes.len) == 0) {
+            return val.type == ZN_MPT_UINT ? val.v.u : 0;
+        }
+        if (zn_mpread_skip_contents(&reader, &val, NULL) < 0) {
+            return 0;
+        }
+    }
+    return 0;
+}
+
+/* True once this node's replica has applied W's write (or when there is nothing to wait for). */
+static bool
+s_applied_here(const s_write_t *w)
+{
+    uint64_t have = 0;
+    if (w->applied_seq == 0) {
+        return true;
+    }
+    if (ZN_FAILPOINT("conductor.store_applied") < 0) {
+        return false; /* tests: a replica that lags */
+    }
+    return zn_store_applied_seq(w->owner->store, &have) == 0 && have >= w->applied_seq;
+}
+
+static int
+s_on_wait(zloop_t *loop, int timer_id, void *arg)
+{
+    (void)timer_id;
+    s_write_t *w = arg;
+    w->timer_id = -1;
+    if (s_applied_here(w)) {
+        s_write_finish(w, 0, NULL);
+        return 0;
+    }
+    if (zn_clock_mono_ms() >= w->wait_until) {
+        zn_log_warn(NULL,
+                    "store write committed at applied_seq %" PRIu64
+                    " but this replica has not applied it after %d ms: answering anyway",
+                    w->applied_seq, S_APPLY_WAIT_MS);
+        s_write_finish(w, 0, NULL);
+        return 0;
+    }
+    w->wait_ms = w->wait_ms * 2 > S_APPLY_POLL_MAX_MS ? S_APPLY_POLL_MAX_MS : w->wait_ms * 2;
+    w->timer_id = zloop_timer(loop, (size_t)w->wait_ms, 1, s_on_wait, w);
+    return 0;
+}
+
+/* W committed on the leader: answer once this node's replica holds it too, so that whoever
+ * wrote through this conductor reads its own write here (bounded by S_APPLY_WAIT_MS). */
+static void
+s_finish_when_applied(s_write_t *w)
+{
+    if (s_applied_here(w)) {
+        s_write_finish(w, 0, NULL);
+        return;
+    }
+    w->wait_until = zn_clock_mono_ms() + S_APPLY_WAIT_MS;
+    w->wait_ms = 1;
+    w->timer_id = zloop_timer(w->owner->opts.loop, 1, 1, s_on_wait, w);
+    if (w->timer_id < 0) {
+        s_write_finish(w, 0, NULL);
+    }
+}
+
 static void
 s_on_forwarded(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 {
-    (void)reply;
     s_write_t *w = arg;
+    if (fault->code == 0 && reply != NULL) {
+        w->applied_seq = s_body_seq(reply->body);
+        s_finish_when_applied(w);
+        return;
+    }
     s_write_finish(w, fault->code, fault->code < 0 ? zn_fault_message(fault) : NULL);
 }
 
@@ -352,6 +467,9 @@ s_on_committed(int rc, const zn_fault_t *fault, void *arg)
         s_write_finish(w, why.code, why.message);
         return;
     }
+    if (rc == 0 && zn_store_applied_seq(w->owner->store, &w->applied_seq) < 0) {
+        w->applied_seq = 0; /* cannot tell: the caller does without read-your-writes */
+    }
     s_write_finish(w, rc, rc < 0 ? zn_fault_message(fault) : NULL);
 }
 
@@ -382,8 +500,7 @@ zn_conductor_store_submit(zn_conductor_store_t *self, const zn_batch_t *batch,
     zn_pack_t *pack = zn_pack_new();
     zn_pack_bin(pack, bytes.ptr, bytes.len);
     zn_buf_t body = zn_pack_buf(pack);
-    s_write_t *w = zn_calloc(1, sizeof(*w));
-    w->owner = self;
+    s_write_t *w = s_write_alloc(self);
     w->done = done;
     w->done_arg = arg;
     w->body = zn_malloc(body.len);
@@ -393,11 +510,6 @@ zn_conductor_store_submit(zn_conductor_store_t *self, const zn_batch_t *batch,
     w->batch = (zn_buf_t){w->body + body.len - bytes.len, bytes.len};
     w->may_forward = true;
     zn_pack_destroy(&pack);
-    w->next = self->writes;
-    if (self->writes != NULL) {
-        self->writes->prev = w;
-    }
-    self->writes = w;
     int rc = zn_repl_submit(self->repl, w->batch, s_on_committed, w);
     if (rc < 0) {
         s_write_finish(w, rc, zn_strerror(rc));

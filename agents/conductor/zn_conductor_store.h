@@ -69,7 +69,9 @@ void zn_conductor_store_destroy(zn_conductor_store_t **self_p);
 typedef void(zn_conductor_store_done_fn)(void *arg, const zn_fault_t *fault);
 
 /* Commit BATCH (copied) through raft, forwarding to the leader's conductor when this node is a
- * follower, as store_write does. DONE always runs, later, on the loop thread. Returns 0. */
+ * follower, as store_write does. DONE always runs, later, on the loop thread; after a commit,
+ * once the local replica holds the write (a follower waits up to 1 s for it), so the conductor
+ * reads its own writes. Returns 0. */
 int zn_conductor_store_submit(zn_conductor_store_t *self, const zn_batch_t *batch,
                               zn_conductor_store_done_fn *done, void *arg);
 
@@ -82,7 +84,9 @@ bool zn_conductor_store_is_leader(zn_conductor_store_t *self);
 
 /* Handlers the conductor's tables wrap; each has zn_handler_fn's contract with the store as
  * SELF. Service: write (body: the batch as bin; deferred until committed; a follower forwards it
- * to the leader's conductor), write_fwd (from another conductor: never forwarded again), get
+ * to the leader's conductor; a committed write answers {applied_seq: N}, this replica's applied
+ * sequence right after the commit, and a follower answers only once its own replica reached the
+ * leader's N, or after 1 s), write_fwd (from another conductor: never forwarded again), get
  * (body {table, key}: a local read; answer {generation, version, value}).
  * Admin: status, backup {path}, add {id, address}, remove {id}. */
 int zn_conductor_store_write(zn_conductor_store_t *self, zn_call_t *call, zn_pack_t *reply,
