@@ -587,6 +587,41 @@ s_mutate_change(void *arg, zn_store_read_t *txn, zn_cell_instance_t *inst, zn_ba
     return c->metadata != NULL ? s_apply_metadata(c, inst, fault) : 0;
 }
 
+/* Nova answers PUT /servers/{id} with the basic view: no extension attributes, addresses
+ * with version and addr only (Tempest's update_server schema). */
+static void
+s_basic_view(json_t *view)
+{
+    static const char *const keep[] = {"id",         "name",      "status",   "image",
+                                       "flavor",     "fault",     "user_id",  "tenant_id",
+                                       "created",    "updated",   "progress", "metadata",
+                                       "links",      "addresses", "hostId",   "OS-DCF:diskConfig",
+                                       "accessIPv4", "accessIPv6"};
+    const char *key;
+    json_t *value;
+    void *tmp;
+    json_object_foreach_safe(view, tmp, key, value)
+    {
+        bool kept = false;
+        for (size_t i = 0; i < ZN_ARRAY_COUNT(keep) && !kept; i++) {
+            kept = strcmp(key, keep[i]) == 0;
+        }
+        if (!kept) {
+            (void)json_object_del(view, key);
+        }
+    }
+    json_object_foreach(json_object_get(view, "addresses"), key, value)
+    {
+        size_t i;
+        json_t *entry;
+        json_array_foreach(value, i, entry)
+        {
+            (void)json_object_del(entry, "OS-EXT-IPS:type");
+            (void)json_object_del(entry, "OS-EXT-IPS-MAC:mac_addr");
+        }
+    }
+}
+
 static void
 s_changed(void *arg, const zn_cell_instance_t *inst, const zn_fault_t *fault)
 {
@@ -602,6 +637,7 @@ s_changed(void *arg, const zn_cell_instance_t *inst, const zn_fault_t *fault)
         }
         json_t *view = zn__api_server_view(c->api, c->req, txn, inst);
         zn_store_read_end(&txn);
+        s_basic_view(view);
         zn_rest_reply(c->req, 200, json_pack("{s:o}", "server", view));
     }
     s_change_free(c);

@@ -144,13 +144,14 @@ check "availability zone list" bash -c "openstack availability zone list --compu
 
 # --- Tempest's own 2.1 response schemas (when python3-tempest is installed) -------------------
 tempest_schemas() { # tempest_schemas SERVER_ID: every answer checked as Tempest checks it
-    /usr/bin/python3 - "$aurl" "$(os token issue -f value -c id)" "$(os token issue -f value -c project_id)" "$1" <<'PY'
+    /usr/bin/python3 - "$aurl" "$(os token issue -f value -c id)" "$(os token issue -f value -c project_id)" "$1" "$2" <<'PY'
 import json, sys, urllib.request, urllib.error
 from tempest.lib.common import jsonschema_validator as v
 from tempest.lib.api_schema.response.compute.v2_1 import (
     servers, flavors, keypairs, hypervisors, services, availability_zone, limits, quotas,
     server_groups, flavors_extra_specs)
-base, token, project, server = sys.argv[1] + "/v2.1", sys.argv[2], sys.argv[3], sys.argv[4]
+base, token, project, server, image = (sys.argv[1] + "/v2.1", sys.argv[2], sys.argv[3],
+                                       sys.argv[4], sys.argv[5])
 failed = []
 def call(method, path, body=None):
     req = urllib.request.Request(base + path, method=method,
@@ -178,6 +179,11 @@ check("get_server", servers.get_server, "GET", "/servers/" + server)
 check("list_servers", servers.list_servers, "GET", "/servers")
 check("list_servers_detail", servers.list_servers_detail, "GET", "/servers/detail")
 check("list_server_metadata", servers.list_server_metadata, "GET", "/servers/%s/metadata" % server)
+check("update_server_metadata", servers.update_server_metadata, "POST", "/servers/%s/metadata" % server, {"metadata": {"k": "v"}})
+check("update_server", servers.update_server, "PUT", "/servers/" + server, {"server": {"name": "vm1"}})
+new = check("create_server_with_admin_pass", servers.create_server_with_admin_pass, "POST", "/servers",
+            {"server": {"name": "schema-vm", "imageRef": image, "flavorRef": "42", "networks": "none"}})
+check("delete_server", servers.delete_server, "DELETE", "/servers/" + new["server"]["id"])
 check("list_instance_actions", servers.list_instance_actions, "GET", "/servers/%s/os-instance-actions" % server)
 _, acts = call("GET", "/servers/%s/os-instance-actions" % server)
 rid = acts["instanceActions"][-1]["request_id"]
@@ -223,7 +229,7 @@ if $have_image; then
 import json; d=json.load(open('$work/vm1.json')); assert d['status']=='ACTIVE' and d['OS-EXT-SRV-ATTR:host'] in ('node1','node2'), d"
     if /usr/bin/python3 -c "import tempest" 2>/dev/null; then
         vm1_id=$(python3 -c "import json; print(json.load(open('$work/vm1.json'))['id'])")
-        tempest_schemas "$vm1_id" >"$work/schemas.out" 2>&1 || true
+        tempest_schemas "$vm1_id" "$(cat "$work/image.id")" >"$work/schemas.out" 2>&1 || true
         grep -E '^(not )?ok - tempest' "$work/schemas.out" | while read -r line; do echo "$line"; done
         check "every answer fits Tempest's 2.1 schemas" bash -c "! grep -q '^not ok' '$work/schemas.out' && grep -q '^ok - tempest' '$work/schemas.out'"
     else
