@@ -149,7 +149,7 @@ import json, sys, urllib.request, urllib.error
 from tempest.lib.common import jsonschema_validator as v
 from tempest.lib.api_schema.response.compute.v2_1 import (
     servers, flavors, keypairs, hypervisors, services, availability_zone, limits, quotas,
-    server_groups, flavors_extra_specs)
+    server_groups, flavors_extra_specs, versions)
 base, token, project, server, image = (sys.argv[1] + "/v2.1", sys.argv[2], sys.argv[3],
                                        sys.argv[4], sys.argv[5])
 failed = []
@@ -175,7 +175,14 @@ def check(name, schema, method, path, body=None):
         failed.append(name)
         print("not ok - tempest schema: %s: %s" % (name, str(e).splitlines()[0][:300]))
     return doc
+root = base[: -len("/v2.1")]
+saved, base = base, root
+check("list_versions", versions.list_versions, "GET", "/")
+check("get_one_version v2.1", versions.get_one_version, "GET", "/v2.1")
+check("get_one_version v2.0", versions.get_one_version, "GET", "/v2")
+base = saved
 check("get_server", servers.get_server, "GET", "/servers/" + server)
+check("list_volume_attachments", servers.list_volume_attachments, "GET", "/servers/%s/os-volume_attachments" % server)
 check("list_servers", servers.list_servers, "GET", "/servers")
 check("list_servers_detail", servers.list_servers_detail, "GET", "/servers/detail")
 check("list_server_metadata", servers.list_server_metadata, "GET", "/servers/%s/metadata" % server)
