@@ -817,6 +817,38 @@ s_admin_pass(char *out)
     out[S_PASS_LEN] = '\0';
 }
 
+typedef struct {
+    const char *zone;
+    const char *default_zone;
+    bool found;
+} s_zone_probe_t;
+
+static int
+s_zone_of_host(void *arg, const zn_store_record_t *rec)
+{
+    s_zone_probe_t *probe = arg;
+    zn_cell_host_t host;
+    if (zn_schema_decode(&zn_cell_host_schema, rec->value, &host, NULL, NULL) == 0) {
+        const char *zone =
+            host.availability_zone != NULL ? host.availability_zone : probe->default_zone;
+        probe->found = probe->found || strcmp(zone, probe->zone) == 0;
+        zn_schema_release(&zn_cell_host_schema, &host);
+    }
+    return 0;
+}
+
+/* Nova refuses a zone no host is in (400) rather than failing the build later. */
+static int
+s_zone_exists(s_create_t *job, zn_store_read_t *txn, zn_fault_t *fault)
+{
+    s_zone_probe_t probe = {job->body.availability_zone, job->api->cfg->default_zone, false};
+    int rc = zn__api_scan(job->api, txn, ZN_TABLE_HOSTS, NULL, NULL, s_zone_of_host, &probe);
+    if (rc == 0 && !probe.found) {
+        rc = zn_fault_set(fault, -EINVAL, "The requested availability zone is not available");
+    }
+    return rc;
+}
+
 /* The flavor and the key pair the body names, from the store. */
 static int
 s_local_checks(s_create_t *job, zn_fault_t *fault)
@@ -827,6 +859,9 @@ s_local_checks(s_create_t *job, zn_fault_t *fault)
         return rc;
     }
     rc = zn__api_flavor_get(job->api, txn, job->body.flavor_ref, &job->flavor, fault);
+    if (rc == 0 && job->body.availability_zone != NULL) {
+        rc = s_zone_exists(job, txn, fault);
+    }
     if (rc == -ENOENT) {
         rc = zn_fault_set(fault, -EINVAL, "Flavor %s could not be found.", job->body.flavor_ref);
     } else if (rc == 0 && job->flavor.disabled) {

@@ -200,6 +200,35 @@ s_running_vms(void)
 }
 
 static void
+test_api_flow_zones(void **state)
+{
+    (void)state;
+    json_t *doc = NULL;
+    assert_int_equal(s_http("POST", "/servers", API_ALICE,
+                            "{\"server\":{\"name\":\"z\",\"imageRef\":\"" S_IMG
+                            "\",\"flavorRef\":\"1\",\"networks\":\"none\","
+                            "\"availability_zone\":\"mars\"}}",
+                            &doc),
+                     400);
+    json_decref(doc);
+    char body[512];
+    (void)snprintf(body, sizeof(body),
+                   "{\"server\":{\"name\":\"z\",\"imageRef\":\"" S_IMG
+                   "\",\"flavorRef\":\"1\",\"networks\":\"none\",\"availability_zone\":"
+                   "\"nova\"}}");
+    assert_int_equal(s_http("POST", "/servers", API_ALICE, body, &doc), 202);
+    char id[40];
+    (void)snprintf(id, sizeof(id), "%s",
+                   json_string_value(json_object_get(json_object_get(doc, "server"), "id")));
+    json_decref(doc);
+    assert_true(s_wait_status(id, "ACTIVE"));
+    char path[200];
+    (void)snprintf(path, sizeof(path), "/servers/%s", id);
+    assert_int_equal(s_http("DELETE", path, API_ALICE, NULL, NULL), 204);
+    assert_true(api_fixture_wait_server(s_fix, path, API_ALICE, 404, NULL, NULL, 10000));
+}
+
+static void
 test_api_flow_delete(void **state)
 {
     (void)state;
@@ -441,6 +470,7 @@ main(void)
         cmocka_unit_test(test_api_flow_hypervisors),
         cmocka_unit_test(test_api_flow_quotas),
         cmocka_unit_test(test_api_flow_server_groups),
+        cmocka_unit_test(test_api_flow_zones),
     };
     const char *filter = getenv("ZN_TEST_FILTER"); /* run a subset while debugging */
     if (filter != NULL) {
