@@ -36,7 +36,7 @@ const zn_cfg_opt_t zn_api_options[] = {
           "the zone of hosts that report none"),
     S_STR("peers", "identity_call", identity_call, "tcp://127.0.0.1:7101",
           "the identity agents' call endpoints (token validation), comma-separated"),
-    S_STR("peers", "scheduler_call", scheduler_call, "",
+    S_STR("peers", "scheduler_call", scheduler_call, "tcp://127.0.0.1:7103",
           "the schedulers' call endpoints; empty: servers stay in scheduling until the "
           "conductor's watchdog acts"),
     S_STR("peers", "image_call", image_call, "",

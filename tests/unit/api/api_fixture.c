@@ -174,6 +174,7 @@ api_fixture_start_with(const char *const *settings, const char *const *cond_sett
     s_set(fix, "agent.log_level=warn");
     s_set(fix, "api.http_endpoint=127.0.0.1:0");
     s_set(fix, "peers.heartbeat_interval_ms=100");
+    s_set(fix, "peers.scheduler_call="); /* none unless a hook starts one */
     s_setf(fix, "api.store_dir", cond_fixture_store_dir(fix->cond));
     s_setf(fix, "peers.conductor_call", cond_fixture_call(fix->cond));
     s_setf(fix, "peers.conductor_cast", cond_fixture_cast(fix->cond));
