@@ -24,7 +24,8 @@
 #define S_PORTS_MAX       16
 #define S_VOLUMES_MAX     16
 #define S_CHUNK_BYTES     4194304u /* 4 MiB, image_read's limit */
-#define S_TAKE_ATTEMPTS   3
+#define S_TAKE_ATTEMPTS   5
+#define S_TAKE_BACKOFF_MS 20 /* doubled each time: 20, 40, 80, 160 */
 #define S_IMAGE_MAX_BYTES (64LL * 1024 * 1024 * 1024)
 
 extern char **environ;
@@ -177,7 +178,7 @@ s_step_take(s_build_t *b, zn_fault_t *fault)
     zn_reply_t *reply = NULL;
     int rc = ZN_EUNAVAIL;
     /* Taking is idempotent for the same host: a call whose answer was lost (a busy or failing
-     * over conductor) is simply asked again. */
+     * over conductor) is simply asked again, and so is a "not found" for a while. */
     for (int attempt = 0; attempt < S_TAKE_ATTEMPTS; attempt++) {
         zn_pack_map(b->pack, 3);
         s_kv(b->pack, "instance_id", b->job->instance_id);
@@ -186,6 +187,12 @@ s_step_take(s_build_t *b, zn_fault_t *fault)
         zn_pack_bool(b->pack, true);
         rc = zn__cworker_call(b->w, ZN_PEER_CONDUCTOR, b->job, "instance_get", b->pack, &reply,
                               fault);
+        if (rc == -ENOENT && attempt + 1 < S_TAKE_ATTEMPTS) {
+            /* A conductor whose replica trails the leader by a few milliseconds does not know
+             * an instance the api just created: give it a moment. */
+            usleep((useconds_t)(S_TAKE_BACKOFF_MS << attempt) * 1000);
+            continue;
+        }
         if (rc != -ETIMEDOUT && rc != ZN_EUNAVAIL) {
             break;
         }
