@@ -187,6 +187,8 @@ static const zn_rest_route_t s_routes[] = {
     S_R("POST", "/servers/*/os-volume_attachments", attachment_create, S_J),
     S_R("GET", "/servers/*/os-volume_attachments/*", attachment_show, 0),
     S_R("DELETE", "/servers/*/os-volume_attachments/*", attachment_delete, 0),
+    S_R("GET", "/servers/*/ips", ips_list, 0),
+    S_R("GET", "/servers/*/ips/*", ips_show, 0),
     S_R("GET", "/servers/*/metadata", metadata_list, 0),
     S_R("PUT", "/servers/*/metadata", metadata_replace, S_J),
     S_R("POST", "/servers/*/metadata", metadata_update, S_J),

@@ -65,7 +65,8 @@ struct zn_api {
     X(hypervisor_list) X(hypervisor_detail) X(hypervisor_show) X(hypervisor_stats) \
     X(zone_list) X(zone_detail) X(limits) X(quota_show) \
     X(quota_defaults) X(quota_detail) X(quota_update) X(quota_delete) \
-    X(group_list) X(group_create) X(group_show) X(group_delete)
+    X(group_list) X(group_create) X(group_show) X(group_delete) \
+    X(ips_list) X(ips_show)
 /* clang-format on */
 #define ZN_API_DECLARE(name) int zn__api_##name(void *arg, zn_rest_req_t *req, zn_fault_t *fault);
 ZN_API_VERSION_HANDLERS(ZN_API_DECLARE)

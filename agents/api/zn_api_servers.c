@@ -521,6 +521,67 @@ zn__api_server_detail(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
     return s_list(arg, req, true, fault);
 }
 
+/* ---- addresses ---------------------------------------------------------------------------- */
+
+/* The server's addresses with version and addr only, as /ips shows them. */
+static json_t *
+s_plain_addresses(zn_api_t *self, const zn_cell_instance_t *inst)
+{
+    zn_store_read_t *txn = NULL;
+    if (zn__api_read_begin(self, &txn, NULL) < 0) {
+        txn = NULL;
+    }
+    json_t *addresses = s_addresses(self, txn, inst);
+    zn_store_read_end(&txn);
+    const char *label;
+    json_t *list;
+    json_object_foreach(addresses, label, list)
+    {
+        size_t i;
+        json_t *entry;
+        json_array_foreach(list, i, entry)
+        {
+            (void)json_object_del(entry, "OS-EXT-IPS:type");
+            (void)json_object_del(entry, "OS-EXT-IPS-MAC:mac_addr");
+        }
+    }
+    return addresses;
+}
+
+int
+zn__api_ips_list(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
+{
+    zn_cell_instance_t inst;
+    int rc = zn__api_instance_get(arg, req, zn_rest_capture(req, 0), &inst, fault);
+    if (rc == 0) {
+        zn_rest_reply(req, 200, json_pack("{s:o}", "addresses", s_plain_addresses(arg, &inst)));
+        zn_schema_release(&zn_cell_instance_schema, &inst);
+    }
+    return rc;
+}
+
+int
+zn__api_ips_show(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
+{
+    zn_cell_instance_t inst;
+    int rc = zn__api_instance_get(arg, req, zn_rest_capture(req, 0), &inst, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    const char *label = zn_rest_capture(req, 1);
+    json_t *addresses = s_plain_addresses(arg, &inst);
+    json_t *list = json_object_get(addresses, label);
+    if (list == NULL) {
+        rc = zn_fault_set(fault, -ENOENT, "Instance %s is not attached to network %s.", inst.id,
+                          label);
+    } else {
+        zn_rest_reply(req, 200, json_pack("{s:O}", label, list));
+    }
+    json_decref(addresses);
+    zn_schema_release(&zn_cell_instance_schema, &inst);
+    return rc;
+}
+
 /* ---- update and metadata ------------------------------------------------------------------ */
 
 /* A change of one instance that answers REQ with the new view (or the metadata). */

@@ -182,6 +182,9 @@ check("get_one_version v2.1", versions.get_one_version, "GET", "/v2.1")
 check("get_one_version v2.0", versions.get_one_version, "GET", "/v2")
 base = saved
 check("get_server", servers.get_server, "GET", "/servers/" + server)
+ips = check("list_addresses", servers.list_addresses, "GET", "/servers/%s/ips" % server)
+for label in list(ips["addresses"])[:1]:
+    check("list_addresses_by_network", servers.list_addresses_by_network, "GET", "/servers/%s/ips/%s" % (server, label))
 check("list_volume_attachments", servers.list_volume_attachments, "GET", "/servers/%s/os-volume_attachments" % server)
 check("list_servers", servers.list_servers, "GET", "/servers")
 check("list_servers_detail", servers.list_servers_detail, "GET", "/servers/detail")

@@ -159,6 +159,14 @@ test_api_servers_shape(void **state)
         assert_int_equal(json_object_get(server, "OS-EXT-SRV-ATTR:host") != NULL, who == API_ADMIN);
         json_decref(doc);
     }
+    (void)snprintf(path, sizeof(path), "/servers/%s/ips", id);
+    json_t *doc = NULL;
+    assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 200);
+    assert_true(json_is_object(json_object_get(doc, "addresses")));
+    json_decref(doc);
+    (void)snprintf(path, sizeof(path), "/servers/%s/ips/nonet", id);
+    assert_int_equal(s_http("GET", path, API_ALICE, NULL, &doc), 404);
+    json_decref(doc);
 }
 
 static void
