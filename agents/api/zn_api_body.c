@@ -436,6 +436,32 @@ s_hints(const json_t *body, zn_api_server_req_t *out, zn_fault_t *fault)
     return rc;
 }
 
+/* zinc has one security group per project, "default": any other name is unknown. */
+static int
+s_security_groups(const json_t *server, zn_fault_t *fault)
+{
+    json_t *groups = json_object_get(server, "security_groups");
+    if (groups == NULL) {
+        return 0;
+    }
+    if (!json_is_array(groups)) {
+        return s_bad(fault, "security_groups", "It must be a list of {name}.");
+    }
+    size_t i;
+    json_t *group;
+    json_array_foreach(groups, i, group)
+    {
+        const char *name = json_string_value(json_object_get(group, "name"));
+        if (name == NULL) {
+            return s_bad(fault, "security_groups", "It must be a list of {name}.");
+        }
+        if (strcmp(name, "default") != 0) {
+            return zn_fault_set(fault, -EINVAL, "Security group %.64s not found.", name);
+        }
+    }
+    return 0;
+}
+
 static int
 s_known_keys(const json_t *server, zn_fault_t *fault)
 {
@@ -491,6 +517,9 @@ zn_api_server_parse(const json_t *body, zn_api_server_req_t *out, zn_fault_t *fa
     }
     if (rc == 0) {
         rc = s_hints(body, out, fault);
+    }
+    if (rc == 0) {
+        rc = s_security_groups(server, fault);
     }
     if (rc == 0 && out->image_ref == NULL && out->bdm_count == 0) {
         rc = zn_fault_set(fault, -EINVAL, "Missing imageRef attribute");

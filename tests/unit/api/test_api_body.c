@@ -33,7 +33,8 @@ test_api_body_example(void **state)
     assert_int_equal(s_parse("{\"server\":{\"name\":\"vm1\",\"imageRef\":\"" S_IMG
                              "\",\"flavorRef\":\"42\",\"min_count\":1,\"max_count\":3,"
                              "\"networks\":[{\"uuid\":\"" S_NET "\"}],\"key_name\":\"kp\","
-                             "\"metadata\":{\"a\":\"b\"}}}",
+                             "\"metadata\":{\"a\":\"b\"},\"security_groups\":[{\"name\":"
+                             "\"default\"}]}}",
                              &req, &fault),
                      0);
     assert_string_equal(req.name, "vm1");
@@ -127,6 +128,8 @@ test_api_body_refused(void **state)
         "\",\"flavorRef\":\"1\",\"networks\":[{\"uuid\":\"" S_NET "\",\"fixed_ip\":\"x\"}]}}",
         "{\"server\":{\"name\":\"x\",\"imageRef\":\"" S_IMG
         "\",\"flavorRef\":\"1\"},\"os:scheduler_hints\":{\"group\":\"g\"}}",
+        "{\"server\":{\"name\":\"x\",\"imageRef\":\"" S_IMG
+        "\",\"flavorRef\":\"1\",\"security_groups\":[{\"name\":\"web\"}]}}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         zn_api_server_req_t req;
