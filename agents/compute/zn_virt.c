@@ -411,29 +411,58 @@ zn_virt_power(zn_virt_t *self, const char *uuid, int *power, zn_fault_t *fault)
     return rc;
 }
 
+/* Append zinc's domains among those libvirt lists with FLAGS to *list (grown as needed): with
+ * POWER >= 0 that is their state, else each one is asked. Returns the count or -1. */
+static int
+s_list_some(virConnectPtr conn, unsigned flags, int power, zn_virt_dom_t **list, size_t *used)
+{
+    virDomainPtr *doms = NULL;
+    int n = virConnectListAllDomains(conn, &doms, flags);
+    if (n < 0) {
+        return -1;
+    }
+    *list = zn_realloc(*list, (*used + (size_t)n + 1) * sizeof(**list));
+    for (int i = 0; i < n; i++) {
+        const char *name = virDomainGetName(doms[i]);
+        zn_virt_dom_t *d = &(*list)[*used];
+        d->power_state = power;
+        if (name != NULL && strncmp(name, ZN_VIRT_NAME_PREFIX, strlen(ZN_VIRT_NAME_PREFIX)) == 0 &&
+            virDomainGetUUIDString(doms[i], d->uuid) == 0 &&
+            (power >= 0 || s_power_of(doms[i], &d->power_state) == 0)) {
+            (*used)++;
+        }
+        (void)virDomainFree(doms[i]);
+    }
+    free(doms); /* libvirt's allocation */
+    return n;
+}
+
 int
 zn_virt_list(zn_virt_t *self, zn_virt_dom_t **out, size_t *count, zn_fault_t *fault)
 {
     *out = NULL;
     *count = 0;
-    virDomainPtr *doms = NULL;
-    int n = virConnectListAllDomains(self->conn, &doms, 0);
-    if (n < 0) {
-        return s_fail(fault, ZN_EUNAVAIL, "list domains");
-    }
-    zn_virt_dom_t *list = zn_calloc((size_t)n + 1, sizeof(*list));
+
+    /* One listing per state rather than one state query per domain: with thousands of domains
+     * the per-domain calls would hold the driver's locks against the builds. */
+    static const struct {
+        unsigned flags;
+        int power;
+    } groups[] = {
+        {VIR_CONNECT_LIST_DOMAINS_RUNNING, ZN_POWER_RUNNING},
+        {VIR_CONNECT_LIST_DOMAINS_PAUSED, ZN_POWER_PAUSED},
+        {VIR_CONNECT_LIST_DOMAINS_SHUTOFF, ZN_POWER_SHUTDOWN},
+        {VIR_CONNECT_LIST_DOMAINS_OTHER, -1},
+    };
+
+    zn_virt_dom_t *list = NULL;
     size_t used = 0;
-    for (int i = 0; i < n; i++) {
-        const char *name = virDomainGetName(doms[i]);
-        zn_virt_dom_t *d = &list[used];
-        if (name != NULL && strncmp(name, ZN_VIRT_NAME_PREFIX, strlen(ZN_VIRT_NAME_PREFIX)) == 0 &&
-            virDomainGetUUIDString(doms[i], d->uuid) == 0 &&
-            s_power_of(doms[i], &d->power_state) == 0) {
-            used++;
+    for (size_t g = 0; g < sizeof(groups) / sizeof(groups[0]); g++) {
+        if (s_list_some(self->conn, groups[g].flags, groups[g].power, &list, &used) < 0) {
+            zn_free(list);
+            return s_fail(fault, ZN_EUNAVAIL, "list domains");
         }
-        (void)virDomainFree(doms[i]);
     }
-    free(doms); /* libvirt's allocation */
     if (used == 0) {
         zn_free(list);
         list = NULL;
