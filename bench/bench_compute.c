@@ -23,8 +23,8 @@
 #define S_COUNT           1000
 #define S_SEED_STEP       500
 #define S_IMAGE_ID        "bench-image"
-#define S_WORKERS_TEXT    "64"
-#define S_WORKERS_SETTING "compute.build_workers=64"
+#define S_WORKERS_TEXT    "128"
+#define S_WORKERS_SETTING "compute.build_workers=128"
 
 static int
 s_compare(const void *a, const void *b)

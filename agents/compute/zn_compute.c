@@ -27,7 +27,7 @@
 #include "zn_str.h"
 #include "zn_uuid.h"
 
-#define S_WORKERS_MAX     64
+#define S_WORKERS_MAX     256
 #define S_FULL_SYNC_EVERY 10  /* every Nth power report lists every instance */
 #define S_REPORT_RETRY_MS 500 /* until the first resource report went out */
 #define S_EVENT_SYNC_MS   200 /* lifecycle events: at most one listing this often */
