@@ -12,6 +12,7 @@
 #include "zn_api_body.h"
 #include "zn_api_int.h"
 #include "zn_clock.h"
+#include "zn_failpoint.h"
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_mp.h"
@@ -338,6 +339,7 @@ typedef struct {
     zn_api_t *api;
     zlistx_t *waiting; /* s_create_t * */
     zlistx_t *flight;  /* s_create_t * in the batch being written */
+    zlistx_t *settled; /* s_create_t * found committed by an earlier write: to answer */
     int tries;
     bool busy;
 } s_lane_t;
@@ -355,6 +357,7 @@ s_lane_free(void **item_p)
     }
     zlistx_destroy(&lane->waiting);
     zlistx_destroy(&lane->flight);
+    zlistx_destroy(&lane->settled);
     zn_free(lane);
     *item_p = NULL;
 }
@@ -372,6 +375,7 @@ s_lane(zn_api_t *api, const char *project_id)
         lane->api = api;
         lane->waiting = zlistx_new();
         lane->flight = zlistx_new();
+        lane->settled = zlistx_new();
         (void)zhashx_insert(api->lanes, project_id, lane);
     }
     return lane;
@@ -379,9 +383,19 @@ s_lane(zn_api_t *api, const char *project_id)
 
 /* Take the waiting creates that fit the quota (answering 403 to those that do not) into
  * LANE's flight and BATCH. Returns 0, ZN_EDONE when none is left to write, or an error. */
+/* Did an earlier write of JOB commit after all (its outcome was unknown)? */
+static bool
+s_already_written(s_lane_t *lane, zn_store_read_t *txn, const s_create_t *job)
+{
+    const zn_store_table_t *table = zn__api_table(lane->api, ZN_TABLE_INSTANCES);
+    uint64_t gen = 0;
+    return job->count > 0 && table != NULL &&
+           zn_store_get_generation(txn, table, zn_batch_str(job->ids[0]), &gen) == 0;
+}
+
 static int
-s_lane_fill(s_lane_t *lane, const zn_cell_quota_t *limits, zn_cell_quota_t *usage,
-            zn_batch_t *batch)
+s_lane_fill(s_lane_t *lane, zn_store_read_t *txn, const zn_cell_quota_t *limits,
+            zn_cell_quota_t *usage, zn_batch_t *batch)
 {
     size_t ops = 1;
     s_create_t *job = zlistx_first(lane->waiting);
@@ -389,7 +403,9 @@ s_lane_fill(s_lane_t *lane, const zn_cell_quota_t *limits, zn_cell_quota_t *usag
         (void)zlistx_detach_cur(lane->waiting);
         zn_fault_t fault;
         zn_fault_clear(&fault);
-        if (s_fit_quota(job, limits, usage, &fault) < 0) {
+        if (s_already_written(lane, txn, job)) {
+            (void)zlistx_add_end(lane->settled, job);
+        } else if (s_fit_quota(job, limits, usage, &fault) < 0) {
             s_fail(job, fault.code, fault.message);
         } else {
             usage->instances += job->count;
@@ -419,11 +435,12 @@ s_lane_build(s_lane_t *lane, const char *project_id, zn_batch_t *batch, zn_fault
     zn_cell_quota_t usage;
     uint64_t gen = 0;
     rc = zn__api_quota_read(lane->api, txn, project_id, &limits, &usage, &gen, fault);
-    zn_store_read_end(&txn);
     if (rc < 0) {
+        zn_store_read_end(&txn);
         return rc;
     }
-    rc = s_lane_fill(lane, &limits, &usage, batch);
+    rc = s_lane_fill(lane, txn, &limits, &usage, batch);
+    zn_store_read_end(&txn);
     if (rc == 0) {
         /* The usage is conditioned on its generation: two writers racing for the last
          * instance of a quota cannot both commit, and the loser reads again. */
@@ -449,13 +466,46 @@ s_lane_fail_flight(s_lane_t *lane, int code, const char *message)
     }
 }
 
+/* 202 to JOB's caller; then the scheduling, and JOB is freed. */
+static void
+s_lane_answer(s_create_t *job)
+{
+    json_t *server =
+        json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "id", job->ids[0], "links",
+                  zn__api_links(job->req, "servers", job->ids[0]), "OS-DCF:diskConfig", "MANUAL",
+                  "security_groups", "name", "default", "adminPass", job->admin_pass);
+    zn_rest_reply(job->req, 202, json_pack("{s:o}", "server", server));
+    job->req = NULL; /* answered: what follows is between the agents */
+    s_schedule_all(job);
+    s_job_free(job);
+}
+
+static void
+s_lane_answer_settled(s_lane_t *lane)
+{
+    for (s_create_t *job = zlistx_detach(lane->settled, NULL); job != NULL;
+         job = zlistx_detach(lane->settled, NULL)) {
+        s_lane_answer(job);
+    }
+}
+
 static void
 s_lane_committed(void *arg, const zn_fault_t *fault)
 {
     s_lane_t *lane = arg;
     lane->busy = false;
-    if (fault->code == ZN_ECONFLICT && lane->tries < ZN_API_TRIES) {
-        lane->tries++; /* another writer moved the quota usage: count again, in order */
+    zn_fault_t lost;
+    int injected = fault->code == 0 ? ZN_FAILPOINT("api.create.ack") : 0;
+    if (injected < 0) {
+        zn_fault_set(&lost, injected, "injected: the answer to a committed write was lost");
+        fault = &lost; /* tests: the write committed, its answer did not arrive */
+    }
+    /* A refused condition, or an outcome unknown (timeout): count again, in order. A write
+     * that did commit is found by s_already_written and answered as such. */
+    bool again =
+        fault->code == ZN_ECONFLICT || fault->code == -ETIMEDOUT || fault->code == ZN_EUNKNOWN;
+    if (again && lane->tries < ZN_API_TRIES) {
+        lane->tries++;
         for (s_create_t *job = zlistx_last(lane->flight); job != NULL;
              job = zlistx_last(lane->flight)) {
             (void)zlistx_detach_cur(lane->flight);
@@ -470,14 +520,7 @@ s_lane_committed(void *arg, const zn_fault_t *fault)
     }
     for (s_create_t *job = zlistx_detach(lane->flight, NULL); job != NULL;
          job = zlistx_detach(lane->flight, NULL)) {
-        json_t *server =
-            json_pack("{s:s,s:o,s:s,s:[{s:s}],s:s}", "id", job->ids[0], "links",
-                      zn__api_links(job->req, "servers", job->ids[0]), "OS-DCF:diskConfig",
-                      "MANUAL", "security_groups", "name", "default", "adminPass", job->admin_pass);
-        zn_rest_reply(job->req, 202, json_pack("{s:o}", "server", server));
-        job->req = NULL; /* answered: what follows is between the agents */
-        s_schedule_all(job);
-        s_job_free(job);
+        s_lane_answer(job);
     }
     s_lane_run(lane);
 }
@@ -507,6 +550,7 @@ s_lane_run(s_lane_t *lane)
         } else if (rc != ZN_EDONE) {
             s_lane_fail_flight(lane, fault.code, zn_fault_message(&fault));
         }
+        s_lane_answer_settled(lane);
     }
 }
 
@@ -531,6 +575,7 @@ zn__api_lanes_destroy(zn_api_t *self)
             s_fail(job, ZN_EUNAVAIL, "the api is stopping");
         }
         s_lane_fail_flight(lane, ZN_EUNAVAIL, "the api is stopping");
+        s_lane_answer_settled(lane);
     }
     zhashx_destroy(&self->lanes);
 }

@@ -14,6 +14,7 @@
 
 #include "api_fixture.h"
 #include "zn_cellrec.h"
+#include "zn_failpoint.h"
 #include "zn_sclient.h"
 #include "zn_tables.h"
 
@@ -422,6 +423,38 @@ test_api_servers_dead_host(void **state)
     assert_true(api_fixture_wait_server(s_fix, path, API_ALICE, 404, NULL, NULL, 5000));
 }
 
+static int64_t
+s_instances_used(int who)
+{
+    json_t *doc = NULL;
+    assert_int_equal(s_http("GET", "/limits", who, NULL, &doc), 200);
+    int64_t n = json_integer_value(json_object_get(
+        json_object_get(json_object_get(doc, "limits"), "absolute"), "totalInstancesUsed"));
+    json_decref(doc);
+    return n;
+}
+
+/* The answer to a committed create is lost (outcome unknown): the api writes again, finds its
+ * instance already there, and answers 202 once, with one instance and one quota unit used. */
+static void
+test_api_servers_lost_ack(void **state)
+{
+    (void)state;
+    int64_t before = s_instances_used(API_BOB);
+    zn_failpoint_set("api.create.ack", ZN_EUNKNOWN, 1);
+    char id[37];
+    assert_int_equal(s_create(API_BOB, "lost-ack", NULL, id), 202);
+    assert_int_equal(zn_failpoint_fired("api.create.ack"), 1);
+    zn_failpoint_clear_all();
+    json_t *doc = NULL;
+    assert_int_equal(s_http("GET", "/servers?name=^lost-ack$", API_BOB, NULL, &doc), 200);
+    json_t *servers = json_object_get(doc, "servers");
+    assert_int_equal(json_array_size(servers), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(servers, 0), "id")), id);
+    json_decref(doc);
+    assert_int_equal(s_instances_used(API_BOB), before + 1);
+}
+
 int
 main(void)
 {
@@ -430,7 +463,7 @@ main(void)
         cmocka_unit_test(test_api_servers_refused),   cmocka_unit_test(test_api_servers_isolation),
         cmocka_unit_test(test_api_servers_list),      cmocka_unit_test(test_api_servers_update),
         cmocka_unit_test(test_api_servers_delete),    cmocka_unit_test(test_api_servers_quota_race),
-        cmocka_unit_test(test_api_servers_dead_host),
+        cmocka_unit_test(test_api_servers_dead_host), cmocka_unit_test(test_api_servers_lost_ack),
     };
     return cmocka_run_group_tests(tests, s_setup, s_teardown);
 }
