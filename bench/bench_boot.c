@@ -3,11 +3,13 @@
  * fires COUNT "create server" requests through the compute API over CONCURRENCY keep-alive
  * connections, waits until every server is ACTIVE (or ERROR), reads each instance's launch time
  * from the store replica to get REST-to-ACTIVE latency, then deletes them all and waits until
- * the list is empty. Prints the figures and a last line
+ * no record is left. Progress is read from the replica, not by listing servers over REST, which
+ * would load the api it measures. Prints the figures and a last line
  * `bootstorm: servers_per_s=X p50_ms=Y p90_ms=Z p99_ms=W max_ms=V deletes_per_s=U errors=E`.
  *
- * usage: bench_boot URL TOKEN FLAVOR IMAGE NETWORK COUNT CONCURRENCY REPLICA_DIR
- * (URL like http://127.0.0.1:8774/v2.1; NETWORK "none" or "auto" or an id). */
+ * usage: bench_boot URL TOKEN FLAVOR IMAGE NETWORK COUNT CONCURRENCY REPLICA_DIR [SAMPLES]
+ * (URL like http://127.0.0.1:8774/v2.1; NETWORK "none" or "auto" or an id; SAMPLES: a file that
+ * gets "SECONDS_SINCE_START LATENCY_MS REQUEST_ID" per server, for the plot and traces). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -28,7 +30,7 @@
 #include "zn_str.h"
 #include "zn_tables.h"
 
-#define S_RESPONSE_MAX (4u * 1024u * 1024u)
+#define S_RESPONSE_MAX ((size_t)4 * 1024 * 1024)
 #define S_WAIT_MS      600000
 
 typedef struct {
@@ -97,39 +99,6 @@ s_complete(const char *in, size_t len)
     return len >= head + body ? head + body : 0;
 }
 
-/* Send one request and wait for its answer on a fresh connection (setup, polling). */
-static int
-s_call(const s_api_t *api, const char *method, const char *path, const char *body, char **answer)
-{
-    int fd = s_connect(api);
-    char *req = s_request(api, method, path, body);
-    size_t len = strlen(req);
-    if (write(fd, req, len) != (ssize_t)len) {
-        exit(1);
-    }
-    char *in = zn_malloc(S_RESPONSE_MAX + 1);
-    size_t used = 0;
-    size_t need = 0;
-    while (need == 0 && used < S_RESPONSE_MAX) {
-        ssize_t n = read(fd, in + used, S_RESPONSE_MAX - used);
-        if (n <= 0) {
-            break;
-        }
-        used += (size_t)n;
-        in[used] = '\0';
-        need = s_complete(in, used);
-    }
-    in[used] = '\0';
-    close(fd);
-    zn_str_free(&req);
-    int status = 0;
-    if (sscanf(in, "HTTP/1.1 %d", &status) != 1) {
-        status = -1;
-    }
-    *answer = in;
-    return status;
-}
-
 static const char *
 s_body_of(const char *response)
 {
@@ -140,7 +109,8 @@ s_body_of(const char *response)
 /* ---- the storm: many requests over a pool of connections --------------------------------- */
 
 typedef char *(s_make_fn)(const s_api_t *api, size_t index, void *arg);
-typedef void(s_done_fn)(size_t index, int status, const char *body, void *arg);
+/* RESPONSE: the whole answer (status line, headers, body), NUL-terminated. */
+typedef void(s_done_fn)(size_t index, int status, const char *response, void *arg);
 
 static void
 s_conn_start(s_conn_t *conn, const s_api_t *api, size_t index, s_make_fn *make, void *arg)
@@ -173,10 +143,27 @@ s_conn_io(s_conn_t *conn, short revents, s_done_fn *done, void *arg)
             if (sscanf(conn->in, "HTTP/1.1 %d", &status) != 1) {
                 status = -1;
             }
-            done(conn->index, status, s_body_of(conn->in), arg);
+            done(conn->index, status, conn->in, arg);
             zn_str_free(&conn->out);
             conn->busy = false;
         }
+    }
+}
+
+/* Give every idle connection the next request (while any is left) and fill the poll set. */
+static void
+s_storm_arm(s_conn_t *conns, struct pollfd *fds, size_t concurrency, size_t count, size_t *next,
+            const s_api_t *api, s_make_fn *make, void *arg)
+{
+    for (size_t i = 0; i < concurrency; i++) {
+        if (!conns[i].busy && *next < count) {
+            s_conn_start(&conns[i], api, (*next)++, make, arg);
+        }
+        short events = 0;
+        if (conns[i].busy) {
+            events = (short)(POLLIN | (conns[i].out_sent < conns[i].out_len ? POLLOUT : 0));
+        }
+        fds[i] = (struct pollfd){.fd = conns[i].fd, .events = events};
     }
 }
 
@@ -194,24 +181,13 @@ s_storm(const s_api_t *api, size_t count, size_t concurrency, s_make_fn *make, s
     size_t next = 0;
     size_t finished = 0;
     while (finished < count) {
-        for (size_t i = 0; i < concurrency; i++) {
-            if (!conns[i].busy && next < count) {
-                s_conn_start(&conns[i], api, next++, make, arg);
-            }
-            fds[i].fd = conns[i].fd;
-            fds[i].events =
-                (short)(conns[i].busy
-                            ? POLLIN | (conns[i].out_sent < conns[i].out_len ? POLLOUT : 0)
-                            : 0);
-            fds[i].revents = 0;
-        }
+        s_storm_arm(conns, fds, concurrency, count, &next, api, make, arg);
         if (poll(fds, concurrency, 10000) <= 0) {
             (void)fprintf(stderr, "bench_boot: no answer from the API within 10 s\n");
             exit(1);
         }
         for (size_t i = 0; i < concurrency; i++) {
-            bool was_busy = conns[i].busy;
-            if (fds[i].revents != 0 && was_busy) {
+            if (fds[i].revents != 0 && conns[i].busy) {
                 s_conn_io(&conns[i], fds[i].revents, done, arg);
                 finished += conns[i].busy ? 0 : 1;
             }
@@ -233,7 +209,9 @@ typedef struct {
     const char *network;
     char **ids;
     int64_t *sent_ms;
-    size_t errors;
+    char **request_ids;  /* X-Openstack-Request-Id of each create, for zincctl trace */
+    size_t errors;       /* requests not answered as expected */
+    size_t build_errors; /* instances that ended in ERROR */
 } s_run_t;
 
 static char *
@@ -253,10 +231,25 @@ s_make_create(const s_api_t *api, size_t index, void *arg)
     return req;
 }
 
+/* The value of header NAME (with its colon) in RESPONSE, or NULL. */
+static char *
+s_header(const char *response, const char *name)
+{
+    const char *end = strstr(response, "\r\n\r\n");
+    const char *at = strcasestr(response, name);
+    if (at == NULL || (end != NULL && at > end)) {
+        return NULL;
+    }
+    at += strlen(name);
+    at += strspn(at, " ");
+    return zn_strndup(at, strcspn(at, "\r\n"));
+}
+
 static void
-s_created(size_t index, int status, const char *body, void *arg)
+s_created(size_t index, int status, const char *response, void *arg)
 {
     s_run_t *run = arg;
+    const char *body = s_body_of(response);
     json_t *root = json_loads(body, 0, NULL);
     const char *id = json_string_value(json_object_get(json_object_get(root, "server"), "id"));
     if (status != 202 || id == NULL) {
@@ -264,6 +257,7 @@ s_created(size_t index, int status, const char *body, void *arg)
         (void)fprintf(stderr, "bench_boot: create %zu answered %d: %.200s\n", index, status, body);
     } else {
         run->ids[index] = zn_strdup(id);
+        run->request_ids[index] = s_header(response, "\r\nX-Openstack-Request-Id:");
     }
     json_decref(root);
 }
@@ -279,32 +273,14 @@ s_make_delete(const s_api_t *api, size_t index, void *arg)
 }
 
 static void
-s_deleted(size_t index, int status, const char *body, void *arg)
+s_deleted(size_t index, int status, const char *response, void *arg)
 {
     s_run_t *run = arg;
+    const char *body = s_body_of(response);
     if (status != 204 && run->ids[index] != NULL) {
         run->errors++;
         (void)fprintf(stderr, "bench_boot: delete %zu answered %d: %.200s\n", index, status, body);
     }
-}
-
-/* How many of the listed servers are in STATUS; *listed gets how many are listed at all. */
-static size_t
-s_count_status(const s_api_t *api, const char *status, size_t *listed)
-{
-    char *answer = NULL;
-    int code = s_call(api, "GET", "/servers/detail?limit=100000", NULL, &answer);
-    json_t *root = code == 200 ? json_loads(s_body_of(answer), 0, NULL) : NULL;
-    json_t *servers = json_object_get(root, "servers");
-    size_t count = 0;
-    for (size_t i = 0; i < json_array_size(servers); i++) {
-        const char *st = json_string_value(json_object_get(json_array_get(servers, i), "status"));
-        count += st != NULL && (strcmp(st, status) == 0 || strcmp(st, "ERROR") == 0) ? 1 : 0;
-    }
-    *listed = json_array_size(servers);
-    json_decref(root);
-    zn_free(answer);
-    return count;
 }
 
 static int
@@ -315,60 +291,75 @@ s_cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* REST-to-ACTIVE per server from the replica: launched_ms (set by the conductor when the build
- * succeeded) minus the client's send time. Returns how many were read into OUT; *last_ms gets
- * the latest launch. */
-static size_t
-s_latencies(const char *replica_dir, const s_run_t *run, size_t count, int64_t *out,
-            int64_t *last_ms)
+/* What the replica says about the storm's instances at one moment. */
+typedef struct {
+    size_t present; /* records that exist */
+    size_t active;  /* vm_state active with a launch time */
+    size_t error;   /* vm_state error */
+} s_tally_t;
+
+/* Read every instance of the run from the store replica (an LMDB read: no load on the api,
+ * unlike listing 1,000 servers over REST every few ms). With LAT, the REST-to-ACTIVE latency of
+ * each active one, launched_ms (set by the conductor when the build succeeded) minus the
+ * client's send time, goes to LAT[i] (-1 when not active) and *last_ms gets the latest launch. */
+static int
+s_tally(zn_sclient_t *client, const s_run_t *run, size_t count, s_tally_t *tally, int64_t *lat,
+        int64_t *last_ms)
 {
-    zn_sclient_opts_t opts = {.data_dir = replica_dir, .conductor_call = "tcp://127.0.0.1:1"};
-    zn_sclient_t *client = NULL;
     zn_store_read_t *txn = NULL;
     zn_fault_t fault;
-    size_t got = 0;
-    if (zn_sclient_open(&client, &opts, &fault) < 0 ||
-        zn_sclient_read_begin(client, &txn, &fault) < 0) {
-        (void)fprintf(stderr, "bench_boot: replica %s: %s\n", replica_dir,
-                      zn_fault_message(&fault));
-        zn_sclient_destroy(&client);
-        return 0;
+    *tally = (s_tally_t){0};
+    if (zn_sclient_read_begin(client, &txn, &fault) < 0) {
+        (void)fprintf(stderr, "bench_boot: replica: %s\n", zn_fault_message(&fault));
+        return -1;
     }
     const zn_store_table_t *table = zn_sclient_table(client, ZN_TABLE_INSTANCES);
     for (size_t i = 0; i < count; i++) {
         zn_cell_instance_t inst;
+        if (lat != NULL) {
+            lat[i] = -1;
+        }
         if (run->ids[i] == NULL || zn_sclient_get(txn, table, run->ids[i], &zn_cell_instance_schema,
                                                   &inst, NULL, &fault) < 0) {
             continue;
         }
-        if (inst.launched_ms > 0) {
-            out[got++] = inst.launched_ms - run->sent_ms[i];
-            *last_ms = inst.launched_ms > *last_ms ? inst.launched_ms : *last_ms;
+        tally->present++;
+        const char *vm = inst.vm_state != NULL ? inst.vm_state : "";
+        if (strcmp(vm, "active") == 0 && inst.launched_ms > 0) {
+            tally->active++;
+            if (lat != NULL) {
+                lat[i] = inst.launched_ms - run->sent_ms[i];
+                *last_ms = inst.launched_ms > *last_ms ? inst.launched_ms : *last_ms;
+            }
+        } else if (strcmp(vm, "error") == 0) {
+            tally->error++;
         }
         zn_schema_release(&zn_cell_instance_schema, &inst);
     }
     zn_store_read_end(&txn);
-    zn_sclient_destroy(&client);
-    return got;
+    return 0;
 }
 
+/* Poll the replica until every created instance is active or in error (WANT_GONE: until none
+ * exists any more), for at most S_WAIT_MS. */
 static bool
-s_wait_until(const s_api_t *api, const char *status, size_t want, bool want_empty)
+s_wait_replica(zn_sclient_t *client, const s_run_t *run, size_t count, size_t created,
+               bool want_gone)
 {
     int64_t deadline = zn_clock_mono_ms() + S_WAIT_MS;
     int64_t next_report = zn_clock_mono_ms() + 2000;
     while (zn_clock_mono_ms() < deadline) {
-        size_t listed = 0;
-        size_t in_status = s_count_status(api, status, &listed);
-        if (want_empty ? listed == 0 : in_status >= want) {
+        s_tally_t t;
+        if (s_tally(client, run, count, &t, NULL, NULL) == 0 &&
+            (want_gone ? t.present == 0 : t.active + t.error >= created)) {
             return true;
         }
         if (zn_clock_mono_ms() >= next_report) {
-            (void)fprintf(stderr, "bench_boot: waiting: %zu of %zu listed servers %s\n", in_status,
-                          listed, want_empty ? "left" : status);
+            (void)fprintf(stderr, "bench_boot: waiting: %zu present, %zu active, %zu error\n",
+                          t.present, t.active, t.error);
             next_report += 2000;
         }
-        (void)usleep(20000);
+        (void)usleep(5000);
     }
     return false;
 }
@@ -387,6 +378,31 @@ s_parse_url(const char *url, char *host, size_t cap, uint16_t *port, const char 
     return true;
 }
 
+/* Keep the latencies of the active ones (LAT[i] >= 0), in request order, into OUT; write
+ * "SECONDS_SINCE_FIRST_REQUEST LATENCY_MS REQUEST_ID" per server to SAMPLES (the storm's plot,
+ * and the request to trace). */
+static size_t
+s_collect(const s_run_t *run, size_t count, const int64_t *lat, int64_t first_ms, int64_t *out,
+          const char *samples)
+{
+    FILE *f = samples != NULL ? fopen(samples, "w") : NULL;
+    size_t got = 0;
+    for (size_t i = 0; i < count; i++) {
+        if (lat[i] < 0) {
+            continue;
+        }
+        out[got++] = lat[i];
+        if (f != NULL) {
+            (void)fprintf(f, "%.3f %" PRId64 " %s\n", (double)(run->sent_ms[i] - first_ms) / 1000.0,
+                          lat[i], run->request_ids[i] != NULL ? run->request_ids[i] : "-");
+        }
+    }
+    if (f != NULL) {
+        (void)fclose(f);
+    }
+    return got;
+}
+
 static void
 s_report(const s_run_t *run, size_t count, int64_t *lat, size_t got, int64_t first_ms,
          int64_t last_ms, double deletes_per_s)
@@ -398,24 +414,72 @@ s_report(const s_run_t *run, size_t count, int64_t *lat, size_t got, int64_t fir
     int64_t p90 = got > 0 ? lat[(got * 90) / 100] : -1;
     int64_t p99 = got > 0 ? lat[(got * 99) / 100 < got ? (got * 99) / 100 : got - 1] : -1;
     int64_t max = got > 0 ? lat[got - 1] : -1;
-    (void)printf("servers created: %zu, ACTIVE with a launch time: %zu, errors: %zu\n", count, got,
-                 run->errors);
+    size_t errors = run->errors + run->build_errors;
+    (void)printf("servers created: %zu, ACTIVE with a launch time: %zu, ERROR: %zu, request "
+                 "errors: %zu\n",
+                 count, got, run->build_errors, run->errors);
     (void)printf("first request to last ACTIVE: %.3f s (%.0f servers/s)\n", secs, per_s);
     (void)printf("REST-to-ACTIVE latency ms: p50 %" PRId64 "  p90 %" PRId64 "  p99 %" PRId64
                  "  max %" PRId64 "\n",
                  p50, p90, p99, max);
-    (void)printf("deletes: %.0f servers/s (request to gone from the list)\n", deletes_per_s);
+    (void)printf("deletes: %.0f servers/s (first request to the last record gone)\n",
+                 deletes_per_s);
     (void)printf("bootstorm: servers_per_s=%.0f p50_ms=%" PRId64 " p90_ms=%" PRId64
                  " p99_ms=%" PRId64 " max_ms=%" PRId64 " deletes_per_s=%.0f errors=%zu\n",
-                 per_s, p50, p90, p99, max, deletes_per_s, run->errors);
+                 per_s, p50, p90, p99, max, deletes_per_s, errors);
+}
+
+static zn_sclient_t *
+s_replica_open(const char *replica_dir)
+{
+    zn_sclient_opts_t opts = {.data_dir = replica_dir, .conductor_call = "tcp://127.0.0.1:1"};
+    zn_sclient_t *client = NULL;
+    zn_fault_t fault;
+    if (zn_sclient_open(&client, &opts, &fault) < 0) {
+        (void)fprintf(stderr, "bench_boot: replica %s: %s\n", replica_dir,
+                      zn_fault_message(&fault));
+        exit(1);
+    }
+    return client;
+}
+
+/* The storm itself: creates, every one active or in error, latencies, deletes, all gone. */
+static bool
+s_run(const s_api_t *api, s_run_t *run, size_t count, size_t concurrency, zn_sclient_t *client,
+      const char *samples)
+{
+    int64_t first_ms = s_wall_ms();
+    s_storm(api, count, concurrency, s_make_create, s_created, run);
+    size_t created = count - run->errors;
+    (void)fprintf(stderr, "bench_boot: %zu creates accepted in %.3f s\n", created,
+                  (double)(s_wall_ms() - first_ms) / 1000.0);
+    bool settled = s_wait_replica(client, run, count, created, false);
+    int64_t *lat = zn_calloc(count, sizeof(*lat));
+    int64_t *sorted = zn_calloc(count, sizeof(*sorted));
+    int64_t last_ms = first_ms;
+    s_tally_t t = {0};
+    if (s_tally(client, run, count, &t, lat, &last_ms) < 0) {
+        settled = false;
+    }
+    run->build_errors = t.error;
+    size_t got = s_collect(run, count, lat, first_ms, sorted, samples);
+    int64_t delete_start = s_wall_ms();
+    s_storm(api, count, concurrency, s_make_delete, s_deleted, run);
+    bool emptied = s_wait_replica(client, run, count, 0, true);
+    double delete_secs = (double)(s_wall_ms() - delete_start) / 1000.0;
+    s_report(run, count, sorted, got, first_ms, last_ms,
+             delete_secs > 0 ? (double)created / delete_secs : 0);
+    zn_free(lat);
+    zn_free(sorted);
+    return settled && emptied;
 }
 
 int
 main(int argc, char **argv)
 {
-    if (argc != 9) {
+    if (argc != 9 && argc != 10) {
         (void)fprintf(stderr, "usage: bench_boot URL TOKEN FLAVOR IMAGE NETWORK COUNT "
-                              "CONCURRENCY REPLICA_DIR\n");
+                              "CONCURRENCY REPLICA_DIR [SAMPLES_FILE]\n");
         return 64;
     }
     char host[64];
@@ -431,25 +495,16 @@ main(int argc, char **argv)
     s_run_t run = {.flavor = argv[3], .image = argv[4], .network = argv[5]};
     run.ids = zn_calloc(count, sizeof(*run.ids));
     run.sent_ms = zn_calloc(count, sizeof(*run.sent_ms));
-    int64_t first_ms = s_wall_ms();
-    s_storm(&api, count, concurrency, s_make_create, s_created, &run);
-    (void)fprintf(stderr, "bench_boot: %zu creates accepted in %.3f s\n", count - run.errors,
-                  (double)(s_wall_ms() - first_ms) / 1000.0);
-    bool settled = s_wait_until(&api, "ACTIVE", count - run.errors, false);
-    int64_t *lat = zn_calloc(count, sizeof(*lat));
-    int64_t last_ms = first_ms;
-    size_t got = s_latencies(argv[8], &run, count, lat, &last_ms);
-    int64_t delete_start = s_wall_ms();
-    s_storm(&api, count, concurrency, s_make_delete, s_deleted, &run);
-    bool emptied = s_wait_until(&api, "", 0, true);
-    double delete_secs = (double)(s_wall_ms() - delete_start) / 1000.0;
-    s_report(&run, count, lat, got, first_ms, last_ms,
-             delete_secs > 0 ? (double)count / delete_secs : 0);
+    run.request_ids = zn_calloc(count, sizeof(*run.request_ids));
+    zn_sclient_t *client = s_replica_open(argv[8]);
+    bool ok = s_run(&api, &run, count, concurrency, client, argc == 10 ? argv[9] : NULL);
+    zn_sclient_destroy(&client);
     for (size_t i = 0; i < count; i++) {
         zn_str_free(&run.ids[i]);
+        zn_str_free(&run.request_ids[i]);
     }
+    zn_free(run.request_ids);
     zn_free(run.ids);
     zn_free(run.sent_ms);
-    zn_free(lat);
-    return settled && emptied && run.errors == 0 ? 0 : 1;
+    return ok && run.errors == 0 && run.build_errors == 0 ? 0 : 1;
 }

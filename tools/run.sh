@@ -8,7 +8,8 @@ bin="${ZN_BIN:-$top/build/bin}"
 var="${ZN_VAR:-$top/var}"
 # ZN_ADDR binds every agent to another loopback address (e.g. 127.0.0.7) at the same ports, so
 # that tests and benchmarks never collide with a developer's `make run`; ZN_DEMO=0 starts the
-# cloud without the demo flow.
+# cloud without the demo flow; ZN_COMPUTE_CONF is appended to compute.conf (e.g. "[resources]
+# vcpus = 1024" for a benchmark that needs a big host).
 addr="${ZN_ADDR:-127.0.0.1}"
 # Start order: the conductor hosts the store everything else reads; identity validates tokens
 # for the REST agents; compute registers last, once every service it calls is up.
@@ -170,6 +171,7 @@ volume_call = tcp://$addr:7108
 curve = true
 keys_dir = $var/keys
 key_name = compute-compute1
+${ZN_COMPUTE_CONF:-}
 CONF
     printf '[ctl]\nconductor = %s:7104\n%s\n' "$a" "$common" >"$var/etc/zincctl.conf"
 }
