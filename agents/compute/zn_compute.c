@@ -592,8 +592,9 @@ s_on_virt_event(zloop_t *loop, zmq_pollitem_t *item, void *arg)
 
 /* As a child subreaper (embedded QEMU), QEMU processes that libvirt daemonized become ours when
  * they exit: reap those, and only those, so that a destroy (and libvirt's capability probes,
- * which wait for their QEMU to vanish) completes at once, and no other waitpid (qemu-img,
- * libvirt's own helpers) loses its child. Returns whether one was reaped. */
+ * which wait for their QEMU to vanish) completes at once, and no other waitpid (libvirt's for
+ * the QEMU it started, qemu-img, libvirt's helpers) loses its child. Returns whether one was
+ * reaped. */
 static bool
 s_reap_one(void)
 {
@@ -612,7 +613,11 @@ s_reap_one(void)
         }
         (void)fclose(f);
     }
-    return strncmp(comm, "qemu-system", 11) == 0 && waitpid(info.si_pid, NULL, WNOHANG) > 0;
+    /* QEMU daemonizes (fork, setsid, fork): libvirt waits for the process it started itself,
+     * which is still in our session; the two that left it are the orphans to reap here. */
+    bool adopted = getsid(info.si_pid) != getsid(0);
+    return adopted && strncmp(comm, "qemu-system", 11) == 0 &&
+           waitpid(info.si_pid, NULL, WNOHANG) > 0;
 }
 
 /* The reaper runs on a thread of its own: probes happen while the agent opens, before its loop

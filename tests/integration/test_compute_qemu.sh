@@ -79,7 +79,7 @@ mkdir -p "$root/etc" "$work/compute"
 } >"$root/etc/qemu.conf"
 # Guests outlive a killed compute agent: stop them by the pid files libvirt keeps, then clean up.
 stop_guests() {
-    for f in "$root"/run/qemu/*.pid; do
+    for f in "$root"/run/qemu/zinc-*.pid; do
         [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null || true
     done
     cleanup
