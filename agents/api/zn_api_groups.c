@@ -169,6 +169,8 @@ typedef struct {
     char **ids;
     size_t count;
     int tries;
+    bool leave;     /* take the ids out rather than in */
+    char *leave_id; /* the one id a leave owns */
     zn__api_joined_fn *done;
     void *arg;
 } s_join_t;
@@ -180,6 +182,7 @@ s_join_end(s_join_t *j, const zn_fault_t *fault)
 {
     zn_api_t *api = j->api;
     j->done(j->arg, fault);
+    zn_free(j->leave_id);
     zn_free(j);
     zn__api_release(api);
 }
@@ -195,6 +198,24 @@ s_join_written(void *arg, const zn_fault_t *fault)
     s_join_end(j, fault);
 }
 
+static void
+s_members_remove(zn_cell_group_t *g, char **ids, size_t count)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < g->member_count; i++) {
+        bool gone = false;
+        for (size_t k = 0; k < count && !gone; k++) {
+            gone = strcmp(g->members[i], ids[k]) == 0;
+        }
+        if (gone) {
+            zn_free(g->members[i]);
+        } else {
+            g->members[kept++] = g->members[i];
+        }
+    }
+    g->member_count = kept;
+}
+
 static int
 s_join_batch(s_join_t *j, zn_batch_t *batch, zn_fault_t *fault)
 {
@@ -208,7 +229,9 @@ s_join_batch(s_join_t *j, zn_batch_t *batch, zn_fault_t *fault)
     rc = zn__api_get(j->api, txn, ZN_TABLE_SERVER_GROUPS, j->group_id, &zn_cell_group_schema, &g,
                      &gen, fault);
     zn_store_read_end(&txn);
-    if (rc == 0 && (g.project_id == NULL || strcmp(g.project_id, j->ctx.project_id) != 0)) {
+    bool foreign =
+        rc == 0 && (g.project_id == NULL || strcmp(g.project_id, j->ctx.project_id) != 0);
+    if (foreign && !j->leave) { /* an admin's delete may empty another's group */
         zn_schema_release(&zn_cell_group_schema, &g);
         rc = -ENOENT;
     }
@@ -217,13 +240,16 @@ s_join_batch(s_join_t *j, zn_batch_t *batch, zn_fault_t *fault)
                    ? zn_fault_set(fault, -EINVAL, "Invalid server group %s: not found", j->group_id)
                    : rc;
     }
-    if (g.member_count + j->count > S_MEMBERS_MAX) {
+    if (j->leave) {
+        s_members_remove(&g, j->ids, j->count);
+    } else if (g.member_count + j->count > S_MEMBERS_MAX) {
         zn_schema_release(&zn_cell_group_schema, &g);
         return zn_fault_set(fault, ZN_EQUOTA, "Quota exceeded, too many servers in group");
-    }
-    g.members = zn_realloc(g.members, (g.member_count + j->count + 1) * sizeof(char *));
-    for (size_t i = 0; i < j->count; i++) {
-        g.members[g.member_count++] = zn_strdup(j->ids[i]);
+    } else {
+        g.members = zn_realloc(g.members, (g.member_count + j->count + 1) * sizeof(char *));
+        for (size_t i = 0; i < j->count; i++) {
+            g.members[g.member_count++] = zn_strdup(j->ids[i]);
+        }
     }
     rc = zn_sclient_put(batch, ZN_TABLE_SERVER_GROUPS, g.id, &zn_cell_group_schema, &g, gen);
     zn_schema_release(&zn_cell_group_schema, &g);
@@ -248,6 +274,36 @@ s_join_run(s_join_t *j)
     if (rc < 0) {
         s_join_end(j, &fault);
     }
+}
+
+static void
+s_left(void *arg, const zn_fault_t *fault)
+{
+    char *words = arg;
+    if (fault->code < 0) {
+        zn_log_info(NULL, "%s: %s", words, zn_fault_message(fault));
+    }
+    zn_free(words);
+}
+
+void
+zn__api_group_leave(zn_api_t *self, const zn_ctx_t *ctx, const char *group_id,
+                    const char *instance_id)
+{
+    s_join_t *j = zn_calloc(1, sizeof(*j));
+    j->api = self;
+    zn_ctx_copy(&j->ctx, ctx);
+    j->ctx.token = (zn_buf_t){NULL, 0};
+    (void)snprintf(j->group_id, sizeof(j->group_id), "%s", group_id);
+    char *words = zn_asprintf("instance %s not taken out of group %s", instance_id, group_id);
+    j->leave_id = zn_strdup(instance_id);
+    j->ids = &j->leave_id;
+    j->count = 1;
+    j->leave = true;
+    j->done = s_left;
+    j->arg = words;
+    zn__api_hold(self);
+    s_join_run(j);
 }
 
 void

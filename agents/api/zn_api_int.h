@@ -195,6 +195,11 @@ typedef void(zn__api_joined_fn)(void *arg, const zn_fault_t *fault);
 void zn__api_group_join(zn_api_t *self, const zn_ctx_t *ctx, const char *group_id, char **ids,
                         size_t count, zn__api_joined_fn *done, void *arg);
 
+/* Take INSTANCE_ID out of server group GROUP_ID's members (a deleted server); fire and forget
+ * (a group gone meanwhile is fine). */
+void zn__api_group_leave(zn_api_t *self, const zn_ctx_t *ctx, const char *group_id,
+                         const char *instance_id);
+
 /* Answer every create still waiting for its write (503) and free the lanes (shutdown). */
 void zn__api_lanes_destroy(zn_api_t *self);
 

@@ -898,6 +898,9 @@ s_delete_started(void *arg, const zn_cell_instance_t *inst, const zn_fault_t *fa
     }
     zn_rest_reply(d->req, 204, NULL);
     d->req = NULL;
+    if (!d->already && inst->group_id != NULL) {
+        zn__api_group_leave(d->api, &d->ctx, inst->group_id, d->id);
+    }
     if (d->already) {
         s_delete_free(d);
         return;
