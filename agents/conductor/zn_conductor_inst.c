@@ -41,7 +41,9 @@ struct zn_conductor_inst {
     zn_client_t *scheduler;          /* NULL: rescheduling is off */
     zn_conductor_release_t *release; /* ports and volumes of instance_delete */
     s_caster_t *casters;
-    zhash_t *busy; /* instance ids with an op in flight: the watchdog leaves them alone */
+    zhash_t *busy;   /* instance ids with an op in flight: the watchdog leaves them alone */
+    zhashx_t *lanes; /* project id -> s_lane_t: deletes of one project, one at a time */
+    bool stopping;
     int watch_timer;
     size_t pending;
 };
@@ -86,9 +88,24 @@ struct s_op {
     /* Carried between the steps of a reschedule. */
     char *token;
     zn_cell_instance_t snapshot; /* the instance as last written */
+    struct s_lane *lane;         /* the lane it holds or waits in, or NULL */
+    struct s_op *lane_next;      /* the next op waiting in that lane */
 };
 
+/* Deletes give back a project's quota usage and a host's claimed totals: records every delete
+ * of that project changes under a generation condition. Run together, all but one of them
+ * would conflict on every round (a storm of 1,000 deletes finished at a few per second), so the
+ * deletes of one project go one at a time, each reading what the last one wrote. */
+typedef struct s_lane {
+    char project_id[S_ID_MAX + 1];
+    s_op_t *head; /* waiting, oldest first */
+    s_op_t *tail;
+    bool busy;     /* an op of this lane is running */
+    bool draining; /* s_lane_leave is starting the next ones: do not recurse */
+} s_lane_t;
+
 static void s_op_run(s_op_t *op);
+static void s_lane_leave(zn_conductor_inst_t *self, s_lane_t *lane);
 
 static s_op_t *
 s_op_new(zn_conductor_inst_t *self, const char *instance_id, const zn_ctx_t *ctx)
@@ -125,7 +142,11 @@ s_op_free(s_op_t *op)
     zn_free(op->ports);
     zn_schema_release(&zn_cell_instance_schema, &op->snapshot);
     self->pending--;
+    s_lane_t *lane = op->lane;
     zn_free(op);
+    if (lane != NULL) {
+        s_lane_leave(self, lane);
+    }
 }
 
 /* Answer the deferred caller, if any and not answered yet. */
@@ -225,9 +246,91 @@ s_op_build(s_op_t *op, zn_store_read_t *txn, zn_batch_t *batch, zn_fault_t *faul
     return rc;
 }
 
+static int s_mutate_delete(s_op_t *op, zn_store_read_t *txn, zn_cell_instance_t *inst,
+                           zn_batch_t *batch, zn_fault_t *fault);
+
+/* The project of OP's instance into OUT ("" when the record is gone). */
+static void
+s_op_project(s_op_t *op, char *out, size_t cap)
+{
+    out[0] = '\0';
+    zn_store_read_t *txn = NULL;
+    if (zn_store_read_begin(zn_conductor_store_local(op->owner->opts.store), &txn) < 0) {
+        return;
+    }
+    zn_store_t *store = zn_conductor_store_local(op->owner->opts.store);
+    zn_store_record_t rec;
+    zn_cell_instance_t inst;
+    if (zn_store_get(txn, zn_store_table(store, ZN_TABLE_INSTANCES), zn_batch_str(op->instance_id),
+                     &rec) == 0 &&
+        zn_schema_decode(&zn_cell_instance_schema, rec.value, &inst, NULL, NULL) == 0) {
+        (void)snprintf(out, cap, "%s", inst.project_id != NULL ? inst.project_id : "");
+        zn_schema_release(&zn_cell_instance_schema, &inst);
+    }
+    zn_store_read_end(&txn);
+}
+
+/* Put delete OP in its project's lane: true when it must wait there (s_lane_leave runs it). */
+static bool
+s_lane_enter(s_op_t *op)
+{
+    zn_conductor_inst_t *self = op->owner;
+    char project_id[S_ID_MAX + 1];
+    s_op_project(op, project_id, sizeof(project_id));
+    if (project_id[0] == '\0') {
+        return false; /* gone already: the op finds that out without touching any usage */
+    }
+    s_lane_t *lane = zhashx_lookup(self->lanes, project_id);
+    if (lane == NULL) {
+        lane = zn_calloc(1, sizeof(*lane));
+        (void)snprintf(lane->project_id, sizeof(lane->project_id), "%s", project_id);
+        (void)zhashx_insert(self->lanes, lane->project_id, lane); /* absent: looked up */
+    }
+    op->lane = lane;
+    if (!lane->busy) {
+        lane->busy = true;
+        return false;
+    }
+    if (lane->tail != NULL) {
+        lane->tail->lane_next = op;
+    } else {
+        lane->head = op;
+    }
+    lane->tail = op;
+    return true;
+}
+
+/* The lane's running op ended: start the next ones (each may end at once, hence the loop). */
+static void
+s_lane_leave(zn_conductor_inst_t *self, s_lane_t *lane)
+{
+    lane->busy = false;
+    if (lane->draining) {
+        return;
+    }
+    lane->draining = true;
+    while (!lane->busy && lane->head != NULL && !self->stopping) {
+        s_op_t *next = lane->head;
+        lane->head = next->lane_next;
+        if (lane->head == NULL) {
+            lane->tail = NULL;
+        }
+        next->lane_next = NULL;
+        lane->busy = true;
+        s_op_run(next);
+    }
+    lane->draining = false;
+    if (!lane->busy && lane->head == NULL) {
+        zhashx_delete(self->lanes, lane->project_id); /* frees LANE */
+    }
+}
+
 static void
 s_op_run(s_op_t *op)
 {
+    if (op->mutate == s_mutate_delete && op->lane == NULL && s_lane_enter(op)) {
+        return; /* queued behind another delete of its project */
+    }
     op->tries++;
     zn_fault_t fault;
     zn_fault_clear(&fault);
@@ -1625,6 +1728,13 @@ s_open_scheduler(zn_conductor_inst_t *self, zn_fault_t *fault)
     return rc < 0 ? rc : zn_client_attach(self->scheduler, self->opts.loop);
 }
 
+static void
+s_lane_free(void **item)
+{
+    zn_free(*item);
+    *item = NULL;
+}
+
 int
 zn_conductor_inst_open(zn_conductor_inst_t **out, const zn_conductor_inst_opts_t *opts,
                        zn_fault_t *fault)
@@ -1633,6 +1743,8 @@ zn_conductor_inst_open(zn_conductor_inst_t **out, const zn_conductor_inst_opts_t
     zn_conductor_inst_t *self = zn_calloc(1, sizeof(*self));
     self->opts = *opts;
     self->busy = zhash_new();
+    self->lanes = zhashx_new();
+    zhashx_set_destructor(self->lanes, s_lane_free);
     self->watch_timer = -1;
     int rc = s_open_scheduler(self, fault);
     if (rc == 0) {
@@ -1660,6 +1772,24 @@ zn_conductor_inst_open(zn_conductor_inst_t **out, const zn_conductor_inst_opts_t
     return 0;
 }
 
+/* Answer every delete still waiting in a lane: the conductor is stopping. */
+static void
+s_lanes_cancel(zn_conductor_inst_t *self)
+{
+    zn_fault_t fault;
+    zn_fault_set(&fault, ZN_EUNAVAIL, "the conductor is stopping");
+    for (s_lane_t *lane = zhashx_first(self->lanes); lane != NULL;
+         lane = zhashx_next(self->lanes)) {
+        while (lane->head != NULL) {
+            s_op_t *op = lane->head;
+            lane->head = op->lane_next;
+            op->lane = NULL; /* it never ran: it holds nothing */
+            s_op_answer(op, &fault);
+        }
+        lane->tail = NULL;
+    }
+}
+
 void
 zn_conductor_inst_destroy(zn_conductor_inst_t **self_p)
 {
@@ -1670,6 +1800,8 @@ zn_conductor_inst_destroy(zn_conductor_inst_t **self_p)
     if (self->watch_timer >= 0) {
         zloop_timer_end(self->opts.loop, self->watch_timer);
     }
+    self->stopping = true; /* a lane must not start its next op from here on */
+    s_lanes_cancel(self);
     zn_client_destroy(&self->scheduler); /* pending reschedules run their callbacks: before busy */
     zn_conductor_release_destroy(&self->release); /* likewise for pending deletes */
     while (self->casters != NULL) {
@@ -1679,6 +1811,7 @@ zn_conductor_inst_destroy(zn_conductor_inst_t **self_p)
         zn_free(c);
     }
     zhash_destroy(&self->busy);
+    zhashx_destroy(&self->lanes);
     zn_free(self);
     *self_p = NULL;
 }
