@@ -658,6 +658,22 @@ s_pack_strv(zn_pack_t *pack, const char *key, char **strv, size_t count)
     }
 }
 
+/* The fault words of a reschedule that found no host. */
+static char *
+s_reschedule_failure(const zn_fault_t *fault)
+{
+    if (fault->code != ZN_ENOVALIDHOST) {
+        return zn_asprintf("rescheduling failed: %s", fault->code < 0
+                                                          ? zn_fault_message(fault)
+                                                          : "the scheduler named no host");
+    }
+    const char *words = zn_fault_message(fault);
+    /* The scheduler's words already open with the phrase Nova users search for. */
+    return strncmp(words, "No valid host", 13) == 0
+               ? zn_strdup(words)
+               : zn_asprintf("No valid host was found. %s", words);
+}
+
 /* Step 2: ask the scheduler for another host, without the ones tried. */
 static void
 s_reschedule_ask(s_op_t *op)
@@ -793,17 +809,7 @@ s_reschedule_asked(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         }
     }
     zn_free(op->message);
-    if (fault->code == ZN_ENOVALIDHOST) {
-        const char *words = zn_fault_message(fault);
-        /* The scheduler's words already open with the phrase Nova users search for. */
-        op->message = strncmp(words, "No valid host", 13) == 0
-                          ? zn_strdup(words)
-                          : zn_asprintf("No valid host was found. %s", words);
-    } else {
-        op->message =
-            zn_asprintf("rescheduling failed: %s",
-                        fault->code < 0 ? zn_fault_message(fault) : "the scheduler named no host");
-    }
+    op->message = s_reschedule_failure(fault);
     op->mutate = s_mutate_novalid;
     op->then = NULL;
     s_op_run(op);
