@@ -392,6 +392,13 @@ s_step_network(s_build_t *b, zn_fault_t *fault)
     }
     if (rc == 0 && b->inst.nic_count == 0 && b->inst.nics_auto) {
         rc = s_bind_port(b, NULL, fault);
+        if (rc == -ENOENT) {
+            /* No network the project may use: as Nova 2.1, the server boots without a NIC. */
+            zn_log_info(b->job->req_id, "instance %s: no network to plug, none plugged",
+                        b->job->instance_id);
+            zn_fault_clear(fault);
+            rc = 0;
+        }
     }
     return s_fail_user(b, rc);
 }

@@ -190,7 +190,8 @@ s_pick_network(s_job_t *job, char **out, zn_fault_t *fault)
         rc = zn_netdb_list(job->self->db, ZN_NETDB_NETWORK, NULL, NULL, s_pick_one, &pick, fault);
     }
     if (rc >= 0 && pick.count != 1) {
-        rc = zn_fault_set(fault, -EINVAL,
+        /* None at all is -ENOENT: Nova 2.1 then boots the server without a NIC. */
+        rc = zn_fault_set(fault, pick.count == 0 ? -ENOENT : -EINVAL,
                           pick.count == 0 ? "no network available for project %s"
                                           : "Multiple possible networks found for project %s, "
                                             "use a Network ID to be more specific.",

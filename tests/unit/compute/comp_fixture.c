@@ -297,6 +297,7 @@ s_put_instance(comp_fixture_t *fix, zn_batch_t *batch, const char *id, const com
         .image_id = S_C(seed->image_id),
         .nics = nics,
         .nic_count = nic_count,
+        .nics_auto = seed->nics_auto,
         .bdms = bdms,
         .bdm_count = bdm_count,
         .attempt = 1,

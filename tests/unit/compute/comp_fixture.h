@@ -52,6 +52,7 @@ typedef struct comp_seed {
     bool task_taken;
     const char *const *networks; /* NULL-terminated network ids; NULL: none */
     const char *const *volumes;  /* NULL-terminated volume ids; NULL: none */
+    bool nics_auto;              /* networks "auto" (with no NETWORKS) */
 } comp_seed_t;
 
 /* Write a new building instance ID on the fixture's host (with its claim, usage, quota and

@@ -341,11 +341,39 @@ test_compute_peers_user_failures_roll_back(void **state)
     s_expect_fault(env, full, "network");
 }
 
+/* networks "auto" in a project with no network: the server boots without a NIC (Nova 2.1);
+ * once the project has one, "auto" plugs into it. */
+static void
+test_compute_peers_auto_network(void **state)
+{
+    s_env_t *env = *state;
+    comp_seed_t seed = {.image_id = env->image_id, .project_id = env->project, .nics_auto = true};
+    char bare[40];
+    comp_fixture_uuid(bare);
+    s_build(env, bare, &seed, "active");
+    zn_cell_instance_t inst;
+    assert_int_equal(comp_fixture_instance(env->comp, bare, &inst), 0);
+    assert_int_equal(inst.nic_count, 0);
+    zn_schema_release(&zn_cell_instance_schema, &inst);
+    assert_int_equal(s_ports_of(env, bare), 0);
+
+    char net_id[64];
+    s_network(env, "10.5.0.0/24", net_id);
+    char plugged[40];
+    comp_fixture_uuid(plugged);
+    s_build(env, plugged, &seed, "active");
+    assert_int_equal(comp_fixture_instance(env->comp, plugged, &inst), 0);
+    assert_int_equal(inst.nic_count, 1);
+    zn_schema_release(&zn_cell_instance_schema, &inst);
+    assert_int_equal(s_ports_of(env, plugged), 1);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_compute_peers_example, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_compute_peers_auto_network, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_compute_peers_user_failures_roll_back, s_setup,
                                         s_teardown),
     };
