@@ -137,8 +137,18 @@ e2e_start() {
     mkdir -p "$var/keys"
     if [ -n "${E2E_EXTRA_KEYS:-}" ]; then
         # shellcheck disable=SC2086 # a list of key names
-        "$bin/zincctl" keygen --dir "$var/keys" $E2E_EXTRA_KEYS >/dev/null
+        ZINCCTL_CONFIG=/dev/null "$bin/zincctl" keygen --dir "$var/keys" $E2E_EXTRA_KEYS >/dev/null
     fi
+    # If the test itself is killed (ctest's timeout sends SIGKILL, no trap runs), this reaper
+    # still stops every agent whose pid file is under var/run (extra agents write one too).
+    (
+        trap '' TERM INT
+        while kill -0 $$ 2>/dev/null; do sleep 1; done
+        for f in "$var"/run/*.pid; do
+            if [ -f "$f" ]; then kill -9 "$(cat "$f")" 2>/dev/null || true; fi
+        done
+        [ -n "${ZN_KEEP:-}" ] || rm -rf "$work"
+    ) </dev/null >/dev/null 2>&1 &
     if ! run_sh start >"$work/start.log" 2>&1; then
         cat "$work/start.log"
         require "the all-in-one starts on $addr" false
