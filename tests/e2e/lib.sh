@@ -162,6 +162,21 @@ e2e_start() {
 
 ctl() { "$bin/zincctl" "$@"; }
 
+# A second compute agent, compute2, on ADDR2: compute1's configuration with its own name, key
+# (E2E_EXTRA_KEYS=compute-compute2 at e2e_start), state and address; its pid file is under
+# var/run so that it is stopped with the others.
+e2e_compute2() {
+    local addr2="$1"
+    require "nothing else listens on $addr2" addr_free "$addr2"
+    sed -e "s/^host = compute1/host = compute2/" \
+        -e "s/^key_name = compute-compute1/key_name = compute-compute2/" \
+        -e "s|^state_dir = .*|state_dir = $var/lib/compute2|" \
+        -e "s%^\(admin_endpoint\|call_endpoint\|cast_endpoint\) = tcp://$addr:%\1 = tcp://$addr2:%" \
+        "$var/etc/compute.conf" >"$var/etc/compute2.conf"
+    "$bin/zinc-compute" --config "$var/etc/compute2.conf" >>"$var/log/compute2.log" 2>&1 &
+    echo $! >"$var/run/compute2.pid"
+}
+
 # Wait up to SECONDS for COMMAND to succeed (polling with a deadline, never a blind sleep).
 wait_for() {
     local seconds="$1"

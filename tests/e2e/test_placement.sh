@@ -12,15 +12,7 @@ E2E_EXTRA_KEYS=compute-compute2 e2e_start 127.0.0.102
 cd "$work"
 os_token
 addr2=127.0.0.103
-require "nothing else listens on $addr2" addr_free "$addr2"
-
-# compute2: compute1's configuration with its own name, key, state and address.
-sed -e "s/^host = compute1/host = compute2/" -e "s/^key_name = compute-compute1/key_name = compute-compute2/" \
-    -e "s|^state_dir = .*|state_dir = $var/lib/compute2|" \
-    -e "s%^\(admin_endpoint\|call_endpoint\|cast_endpoint\) = tcp://$addr:%\1 = tcp://$addr2:%" \
-    "$var/etc/compute.conf" >"$var/etc/compute2.conf"
-"$bin/zinc-compute" --config "$var/etc/compute2.conf" >>"$var/log/compute2.log" 2>&1 &
-echo $! >"$var/run/compute2.pid" # stopped with the others
+e2e_compute2 "$addr2"
 
 # The compute services as the api sees them: "HOST STATUS STATE" per line.
 services() {
