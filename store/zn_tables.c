@@ -10,9 +10,9 @@
 #include "zn_mpread.h"
 
 /* An index on the string field NAME. The cast drops const: the store hands ARG back unchanged. */
-#define S_FIELD(name)                                                        \
-    {                                                                        \
-        name, zn_tables_field_extract, (void *)(uintptr_t)(const void *)name \
+#define S_FIELD(name)                                                            \
+    {                                                                            \
+        (name), zn_tables_field_extract, (void *)(uintptr_t)(const void *)(name) \
     }
 
 static const zn_store_index_def_t s_instance_idx[] = {S_FIELD("project_id"), S_FIELD("host"),
@@ -29,9 +29,9 @@ static const zn_store_index_def_t s_port_idx[] = {S_FIELD("network_id"), S_FIELD
 static const zn_store_index_def_t s_volume_idx[] = {S_FIELD("project_id"), S_FIELD("instance_id")};
 
 static const zn_tables_pair_t s_domain_name = {"domain_id", "name"};
-#define S_NAMED(index, field)                                                  \
-    {                                                                          \
-        index, zn_tables_field_extract, (void *)(uintptr_t)(const void *)field \
+#define S_NAMED(index, field)                                                      \
+    {                                                                              \
+        (index), zn_tables_field_extract, (void *)(uintptr_t)(const void *)(field) \
     }
 static const zn_store_index_def_t s_id_by_name[] = {S_NAMED("by_name", "name")};
 static const zn_store_index_def_t s_id_by_domain_name[] = {

@@ -322,6 +322,13 @@ zn_mac_random(char out[ZN_MAC_TEXT_MAX])
     (void)snprintf(out, ZN_MAC_TEXT_MAX, "fa:16:3e:%02x:%02x:%02x", tail[0], tail[1], tail[2]);
 }
 
+/* Is C what position I of "aa:bb:cc:dd:ee:ff" holds: a colon every third, else a hex digit? */
+static bool
+s_mac_char_ok(size_t i, char c)
+{
+    return i % 3 == 2 ? c == ':' : isxdigit((unsigned char)c) != 0;
+}
+
 int
 zn_mac_normalize(const char *text, char out[ZN_MAC_TEXT_MAX])
 {
@@ -330,12 +337,11 @@ zn_mac_normalize(const char *text, char out[ZN_MAC_TEXT_MAX])
     }
     bool all_zero = true;
     for (size_t i = 0; i < ZN_MAC_TEXT_MAX - 1; i++) {
-        bool colon = i % 3 == 2;
-        if (colon ? text[i] != ':' : !isxdigit((unsigned char)text[i])) {
+        if (!s_mac_char_ok(i, text[i])) {
             return -EINVAL;
         }
         out[i] = (char)tolower((unsigned char)text[i]);
-        all_zero = all_zero && (colon || text[i] == '0');
+        all_zero = all_zero && (text[i] == ':' || text[i] == '0');
     }
     out[ZN_MAC_TEXT_MAX - 1] = '\0';
     unsigned first = (unsigned)strtoul(out, NULL, 16);
