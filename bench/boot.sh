@@ -15,7 +15,8 @@
 # ZN_BOOT_NETWORK (net: a port on a network per server; none: no NIC), ZN_BOOT_ADDR
 # (127.0.0.110), ZN_BOOT_SAMPLES (a file for the last repetition's "SECONDS LATENCY_MS
 # REQUEST_ID" per server), ZN_BOOT_PLOT (a PNG of those, drawn with gnuplot when it is
-# installed), ZN_BOOT_TRACE=0 (no zincctl trace of the slowest server), ZN_KEEP=1 (keep the temp
+# installed), ZN_BOOT_COMPUTE_CONF (more compute.conf lines, e.g. "[compute]
+# build_workers = 32"), ZN_BOOT_TRACE=0 (no zincctl trace of the slowest server), ZN_KEEP=1 (keep the temp
 # dir and its logs).
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
@@ -88,7 +89,8 @@ ZN_COMPUTE_CONF="[resources]
 vcpus = 4096
 ram_mb = 4194304
 disk_gb = 100000
-reserved_ram_mb = 0" run_sh start >"$work/start.log" 2>&1 || {
+reserved_ram_mb = 0
+${ZN_BOOT_COMPUTE_CONF:-}" run_sh start >"$work/start.log" 2>&1 || {
     cat "$work/start.log" >&2
     exit 1
 }
