@@ -133,8 +133,8 @@ zn_tables_pair_extract(zn_buf_t record, uint32_t record_version, zn_store_keys_t
 {
     (void)record_version;
     const zn_tables_pair_t *pair = arg;
-    zn_buf_t a;
-    zn_buf_t b;
+    zn_buf_t a = {NULL, 0};
+    zn_buf_t b = {NULL, 0};
     int rc = s_field(record, pair->a, &a);
     if (rc == 0) {
         rc = s_field(record, pair->b, &b);
