@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "zn_mem.h"
+#include "zn_str.h"
 
 struct zn_secure {
     char *keys_dir;
@@ -103,4 +104,39 @@ const char *
 zn_secure_public_or_null(const zn_secure_t *self, const char *out)
 {
     return self->keys != NULL ? out : NULL;
+}
+
+int
+zn_secure_client_open(const zn_secure_t *self, const char *name, const char *key_name,
+                      const char *endpoints, zn_metrics_t *metrics, zloop_t *loop,
+                      zn_client_t **out, zn_fault_t *fault)
+{
+    *out = NULL;
+    if (endpoints == NULL || endpoints[0] == '\0') {
+        return 0;
+    }
+    char server_public[ZN_KEY_Z85_LEN + 1];
+    int rc = zn_secure_peer_public(self, key_name, server_public, fault);
+    if (rc < 0) {
+        return rc;
+    }
+    size_t count = 0;
+    char **list = zn_str_split(endpoints, ',', &count);
+    zn_client_opts_t copts = {
+        .name = name,
+        .endpoints = (const char *const *)list,
+        .endpoint_count = count,
+        .keys = zn_secure_keys(self),
+        .server_public = zn_secure_public_or_null(self, server_public),
+        .metrics = metrics,
+    };
+    rc = zn_client_open(out, &copts, fault);
+    zn_strv_free(&list);
+    if (rc == 0) {
+        rc = zn_client_attach(*out, loop);
+    }
+    if (rc < 0) {
+        zn_client_destroy(out);
+    }
+    return rc;
 }

@@ -6,8 +6,12 @@
 
 #include <stdbool.h>
 
+#include <czmq.h>
+
+#include "zn_client.h"
 #include "zn_err.h"
 #include "zn_keys.h"
+#include "zn_metrics.h"
 
 /* Layout of a key directory (one per node, distributed by the deploy tooling):
  *   NAME.key       the key pair of agent NAME (mode 0600; only on NAME's node)
@@ -45,5 +49,15 @@ bool zn_secure_name_is_controller(const char *name);
 
 /* OUT when a key was found, NULL in plaintext mode: for the server_public options. */
 const char *zn_secure_public_or_null(const zn_secure_t *self, const char *out);
+
+/* Open a client of the service NAME whose replicas listen on ENDPOINTS (comma-separated),
+ * authenticated with SELF's pair against the public key of KEY_NAME (plaintext when SELF is),
+ * counting into METRICS (may be NULL), attached to LOOP. With ENDPOINTS NULL or empty, *out is
+ * NULL and the answer 0: the caller goes without that service. Returns 0, or a negative errno
+ * with FAULT (the peer's key missing, bad endpoints). */
+ZN_MUST_CHECK int zn_secure_client_open(const zn_secure_t *self, const char *name,
+                                        const char *key_name, const char *endpoints,
+                                        zn_metrics_t *metrics, zloop_t *loop, zn_client_t **out,
+                                        zn_fault_t *fault);
 
 #endif

@@ -1714,24 +1714,8 @@ s_open_scheduler(zn_conductor_inst_t *self, zn_fault_t *fault)
         zn_log_notice(NULL, "no [peers] scheduler_call: failed builds are not rescheduled");
         return 0;
     }
-    char scheduler_public[ZN_KEY_Z85_LEN + 1];
-    int rc = zn_secure_peer_public(self->opts.secure, "scheduler", scheduler_public, fault);
-    if (rc < 0) {
-        return rc;
-    }
-    size_t count = 0;
-    char **endpoints = zn_str_split(endpoints_text, ',', &count);
-    zn_client_opts_t copts = {
-        .name = "scheduler",
-        .endpoints = (const char *const *)endpoints,
-        .endpoint_count = count,
-        .keys = zn_secure_keys(self->opts.secure),
-        .server_public = zn_secure_public_or_null(self->opts.secure, scheduler_public),
-        .metrics = self->opts.metrics,
-    };
-    rc = zn_client_open(&self->scheduler, &copts, fault);
-    zn_strv_free(&endpoints);
-    return rc < 0 ? rc : zn_client_attach(self->scheduler, self->opts.loop);
+    return zn_secure_client_open(self->opts.secure, "scheduler", "scheduler", endpoints_text,
+                                 self->opts.metrics, self->opts.loop, &self->scheduler, fault);
 }
 
 static void

@@ -166,24 +166,8 @@ s_open_client(zn_conductor_release_t *self, const char *name, const char *endpoi
                       strcmp(name, "network") == 0 ? "ports" : "volumes");
         return 0;
     }
-    char server_public[ZN_KEY_Z85_LEN + 1];
-    int rc = zn_secure_peer_public(self->opts.secure, name, server_public, fault);
-    if (rc < 0) {
-        return rc;
-    }
-    size_t count = 0;
-    char **endpoints = zn_str_split(endpoints_text, ',', &count);
-    zn_client_opts_t copts = {
-        .name = name,
-        .endpoints = (const char *const *)endpoints,
-        .endpoint_count = count,
-        .keys = zn_secure_keys(self->opts.secure),
-        .server_public = zn_secure_public_or_null(self->opts.secure, server_public),
-        .metrics = self->opts.metrics,
-    };
-    rc = zn_client_open(out, &copts, fault);
-    zn_strv_free(&endpoints);
-    return rc < 0 ? rc : zn_client_attach(*out, self->opts.loop);
+    return zn_secure_client_open(self->opts.secure, name, name, endpoints_text, self->opts.metrics,
+                                 self->opts.loop, out, fault);
 }
 
 int

@@ -401,24 +401,9 @@ static int
 s_open_client(zn_volume_t *self, const char *name, const char *endpoints_text, zn_client_t **out,
               zn_fault_t *fault)
 {
-    char server_public[ZN_KEY_Z85_LEN + 1];
-    int rc = zn_secure_peer_public(self->secure, name, server_public, fault);
-    if (rc < 0) {
-        return rc;
-    }
-    size_t count = 0;
-    char **endpoints = zn_str_split(endpoints_text, ',', &count);
-    zn_client_opts_t copts = {
-        .name = name,
-        .endpoints = (const char *const *)endpoints,
-        .endpoint_count = count,
-        .keys = zn_secure_keys(self->secure),
-        .server_public = zn_secure_public_or_null(self->secure, server_public),
-        .metrics = zn_agent_metrics(self->agent),
-    };
-    rc = zn_client_open(out, &copts, fault);
-    zn_strv_free(&endpoints);
-    return rc < 0 ? rc : zn_client_attach(*out, zn_agent_loop(self->agent));
+    return zn_secure_client_open(self->secure, name, name, endpoints_text,
+                                 zn_agent_metrics(self->agent), zn_agent_loop(self->agent), out,
+                                 fault);
 }
 
 static int
