@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -16,6 +15,8 @@
 
 #include "zn_failpoint.h"
 #include "zn_fs.h"
+#include "zn_imghash.h"
+#include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_uuid.h"
 
@@ -25,8 +26,8 @@ struct zn_imgfile {
     char *dir;
     char *tmp_dir;
     bool fsync;
-    zactor_t *hashers[2]; /* md5 and sha512 of each chunk, while the loop writes it */
-    zactor_t *committer;  /* sync and rename of finished uploads */
+    zn_imghash_t *hash;  /* md5 and sha512 of what uploads wrote, behind them */
+    zactor_t *committer; /* sync and rename of finished uploads */
     zloop_t *loop;
     zhashx_t *commits; /* sequence number -> upload being committed */
     uint64_t next_seq;
@@ -44,8 +45,7 @@ struct zn_imgfile_upload {
     bool committed;
     zn_imgfile_commit_fn *fn; /* while committing */
     void *arg;
-    EVP_MD_CTX *md5;
-    EVP_MD_CTX *sha512;
+    zn_imghash_job_t *digests;
 };
 
 /* Image ids and locations become file names: only a UUID, optionally followed by ".XXXXXX"
@@ -101,33 +101,6 @@ s_clear_tmp(const char *tmp_dir)
     (void)closedir(dir);
 }
 
-/* A hasher: one thread that digests a chunk into a context for the loop, which waits for it
- * (the chunk belongs to HTTP and lives only for the call). Two of them take the md5 and the
- * sha512 of a chunk while the loop writes it, so an upload pays for the slowest of the three,
- * not for all of them. */
-static void
-s_hasher(zsock_t *pipe, void *arg)
-{
-    (void)arg;
-    zsock_signal(pipe, 0);
-    for (;;) {
-        char *command = NULL;
-        void *ctx = NULL;
-        void *data = NULL;
-        uint64_t len = 0;
-        if (zsock_recv(pipe, "spp8", &command, &ctx, &data, &len) < 0) {
-            break;
-        }
-        bool hash = command != NULL && strcmp(command, "HASH") == 0;
-        zstr_free(&command);
-        if (!hash) {
-            break; /* $TERM */
-        }
-        (void)EVP_DigestUpdate(ctx, data, (size_t)len);
-        zsock_signal(pipe, 0);
-    }
-}
-
 /* The committer: sync (when asked) and rename one finished upload, answer its sequence number
  * and result. It works on a descriptor and two paths, never on the loop's objects. */
 static void
@@ -178,8 +151,7 @@ zn_imgfile_open(zn_imgfile_t **out, const char *dir, bool fsync, zn_fault_t *fau
         return rc;
     }
     s_clear_tmp(self->tmp_dir);
-    self->hashers[0] = zactor_new(s_hasher, NULL);
-    self->hashers[1] = zactor_new(s_hasher, NULL);
+    self->hash = zn_imghash_new();
     self->committer = zactor_new(s_committer, NULL);
     self->commits = zhashx_new();
     *out = self;
@@ -197,8 +169,6 @@ zn_imgfile_destroy(zn_imgfile_t **self_p)
         zloop_reader_end(self->loop, zactor_sock(self->committer));
     }
     zactor_destroy(&self->committer); /* waits for a commit in progress */
-    zactor_destroy(&self->hashers[0]);
-    zactor_destroy(&self->hashers[1]);
     zn_imgfile_upload_t *up = NULL;
     while (self->commits != NULL && (up = zhashx_first(self->commits)) != NULL) {
         zhashx_delete(self->commits, zhashx_cursor(self->commits));
@@ -208,6 +178,7 @@ zn_imgfile_destroy(zn_imgfile_t **self_p)
         zn_imgfile_upload_destroy(&up);
     }
     zhashx_destroy(&self->commits);
+    zn_imghash_destroy(&self->hash); /* after the uploads: they wait for their spans */
     zn_free(self->dir);
     zn_free(self->tmp_dir);
     zn_free(self);
@@ -285,11 +256,7 @@ zn_imgfile_upload_open(zn_imgfile_t *self, const char *id, uint64_t max_bytes,
         zn_imgfile_upload_destroy(&up);
         return zn_fault_set(fault, err, "image store: cannot create a file: %s", zn_strerror(err));
     }
-    up->md5 = EVP_MD_CTX_new();
-    up->sha512 = EVP_MD_CTX_new();
-    ZN_ASSERT(up->md5 != NULL && up->sha512 != NULL); /* only fails on out-of-memory */
-    (void)EVP_DigestInit_ex(up->md5, EVP_md5(), NULL);
-    (void)EVP_DigestInit_ex(up->sha512, EVP_sha512(), NULL);
+    up->digests = zn_imghash_job_new(self->hash, up->fd);
     *out = up;
     return 0;
 }
@@ -336,25 +303,13 @@ zn_imgfile_upload_write(zn_imgfile_upload_t *self, const void *data, size_t len)
         self->failed = ZN_ETOOBIG;
         return self->failed;
     }
-    EVP_MD_CTX *ctxs[2] = {self->md5, self->sha512};
-    bool shared[2];
-    for (size_t i = 0; i < 2; i++) {
-        shared[i] =
-            zsock_send(self->store->hashers[i], "spp8", "HASH", ctxs[i], data, (uint64_t)len) == 0;
-    }
     int rc = s_write_all(self->fd, data, len);
-    for (size_t i = 0; i < 2; i++) {
-        if (!shared[i]) {
-            (void)EVP_DigestUpdate(ctxs[i], data, len); /* the hasher is gone: do it here */
-        } else if (zsock_wait(self->store->hashers[i]) < 0) {
-            rc = -ECANCELED; /* interrupted: the digest may have missed this chunk */
-        }
-    }
     if (rc < 0) {
         self->failed = rc;
         return rc;
     }
     self->size += len;
+    zn_imghash_job_feed(self->store->hash, self->digests, self->size, false);
     s_start_writeback(self);
     return 0;
 }
@@ -363,18 +318,6 @@ uint64_t
 zn_imgfile_upload_size(const zn_imgfile_upload_t *self)
 {
     return self->size;
-}
-
-static void
-s_hex(EVP_MD_CTX *ctx, char *out)
-{
-    uint8_t digest[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    (void)EVP_DigestFinal_ex(ctx, digest, &len);
-    for (size_t i = 0; i < len; i++) {
-        (void)snprintf(out + 2 * i, 3, "%02x", digest[i]);
-    }
-    out[(size_t)2 * len] = '\0';
 }
 
 static int
@@ -396,12 +339,18 @@ s_on_committed(zloop_t *loop, zsock_t *reader, void *arg)
         return 0;
     }
     zhashx_delete(self->commits, key);
-    char md5[ZN_IMGFILE_MD5_HEX + 1] = "";
-    char sha512[ZN_IMGFILE_SHA512_HEX + 1] = "";
+    char md5[ZN_IMGHASH_MD5_HEX + 1] = "";
+    char sha512[ZN_IMGHASH_SHA512_HEX + 1] = "";
     if (rc == 0) {
+        /* The sync took long enough for the hashers to finish, most of the time. */
+        rc = zn_imghash_job_finish(self->hash, up->digests, md5, sha512);
         up->committed = true;
-        s_hex(up->md5, md5);
-        s_hex(up->sha512, sha512);
+    }
+    if (rc < 0 && up->committed) {
+        up->committed = false; /* renamed, but unreadable for its digests: remove it */
+        if (zn_imgfile_remove(self, s_location(up)) < 0) {
+            zn_log_warn(NULL, "image file %s left behind", s_location(up));
+        }
     }
     up->fn(up->arg, rc, s_location(up), md5, sha512);
     zn_imgfile_upload_destroy(&up);
@@ -427,6 +376,7 @@ zn_imgfile_upload_commit(zn_imgfile_t *self, zn_imgfile_upload_t **up_p, zn_imgf
     *up_p = NULL;
     ZN_ASSERT(!up->committed && up->fd >= 0 && self->loop != NULL);
     int rc = up->failed;
+    zn_imghash_job_feed(self->hash, up->digests, up->size, true);
     uint64_t seq = ++self->next_seq;
     char *to = zn_asprintf("%s/%s", self->dir, s_location(up));
     if (rc == 0 && zsock_send(self->committer, "s8iiss", "COMMIT", seq, up->fd, self->fsync ? 1 : 0,
@@ -459,14 +409,13 @@ zn_imgfile_upload_destroy(zn_imgfile_upload_t **self_p)
     if (self == NULL) {
         return;
     }
+    zn_imghash_job_destroy(self->store->hash, &self->digests); /* before its file closes */
     if (self->fd >= 0) {
         (void)close(self->fd);
     }
     if (!self->committed && self->tmp_path != NULL) {
         (void)unlink(self->tmp_path); /* best effort: the next start clears tmp/ too */
     }
-    EVP_MD_CTX_free(self->md5);
-    EVP_MD_CTX_free(self->sha512);
     zn_free(self->id);
     zn_free(self->tmp_path);
     zn_free(self);

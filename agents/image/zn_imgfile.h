@@ -5,8 +5,9 @@
  * renamed into place only when complete, so that an interrupted or refused upload leaves no
  * partial file in the store. Each upload has a name of its own: two racing uploads of one image
  * never write over each other, and the loser (whose record write fails) removes its file.
- * Loop thread. Writes go to the page cache in the chunks HTTP delivers (a hasher thread takes the
- * sha512 of each chunk meanwhile); the sync and rename at the end run on a committer thread. */
+ * Loop thread. Writes go to the page cache in the chunks HTTP delivers; zn_imghash's threads
+ * digest the written file behind them; the sync and rename at the end run on a committer
+ * thread. */
 #ifndef ZN_IMGFILE_H
 #define ZN_IMGFILE_H
 
@@ -17,9 +18,6 @@
 #include <czmq.h>
 
 #include "zn_err.h"
-
-#define ZN_IMGFILE_MD5_HEX    32
-#define ZN_IMGFILE_SHA512_HEX 128
 
 typedef struct zn_imgfile zn_imgfile_t;
 

@@ -2,10 +2,12 @@
 /* Tests for zn_imgfile, zinc-image's filesystem store: an upload streamed in chunks and
  * committed off the loop with both digests, the size limit, names that are not ours refused
  * (no path ever leaves the store), staging leftovers cleared at start, and uncommitted uploads
- * leaving nothing. */
+ * leaving nothing; digests of large interleaved uploads, taken behind the writer in spans, equal
+ * the digests of the whole bytes. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -128,6 +130,58 @@ test_image_file_example(void **state)
     assert_int_equal(zn_imgfile_open_read(s->files, s->location), -ENOENT);
 }
 
+/* Hex digest of LEN bytes of DATA with MD, in one call: what the spans must add up to. */
+static void
+s_digest_hex(const EVP_MD *md, const uint8_t *data, size_t len, char *out)
+{
+    uint8_t digest[EVP_MAX_MD_SIZE];
+    unsigned n = 0;
+    assert_int_equal(EVP_Digest(data, len, digest, &n, md, NULL), 1);
+    for (unsigned i = 0; i < n; i++) {
+        (void)snprintf(out + 2 * i, 3, "%02x", digest[i]);
+    }
+}
+
+/* Two uploads written in turns, in odd chunks, each more spans long than the hashers may lag:
+ * the digests of each are those of its own bytes. */
+static void
+test_image_file_interleaved_spans(void **state)
+{
+    s_state_t *s = *state;
+    const size_t len = ((size_t)37 << 20) + 3;
+    const size_t chunk = 65537;
+    uint8_t *data[2] = {zn_malloc(len), zn_malloc(len)};
+    for (size_t i = 0; i < len; i++) {
+        data[0][i] = (uint8_t)(i * 31 + (i >> 13));
+        data[1][i] = (uint8_t)(i * 17 + 5);
+    }
+    const char *ids[2] = {S_ID, "11111111-2222-4333-8444-666666666666"};
+    zn_imgfile_upload_t *ups[2] = {NULL, NULL};
+    for (size_t u = 0; u < 2; u++) {
+        assert_int_equal(zn_imgfile_upload_open(s->files, ids[u], len, &ups[u], NULL), 0);
+    }
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t n = len - off < chunk ? len - off : chunk;
+        for (size_t u = 0; u < 2; u++) {
+            assert_int_equal(zn_imgfile_upload_write(ups[u], data[u] + off, n), 0);
+        }
+    }
+    for (size_t u = 0; u < 2; u++) {
+        s->done = false;
+        assert_int_equal(zn_imgfile_upload_commit(s->files, &ups[u], s_on_commit, s), 0);
+        s_wait_commit(s);
+        assert_int_equal(s->rc, 0);
+        char md5[2 * EVP_MAX_MD_SIZE + 1] = "";
+        char sha512[2 * EVP_MAX_MD_SIZE + 1] = "";
+        s_digest_hex(EVP_md5(), data[u], len, md5);
+        s_digest_hex(EVP_sha512(), data[u], len, sha512);
+        assert_string_equal(s->md5, md5);
+        assert_string_equal(s->sha512, sha512);
+        assert_int_equal(zn_imgfile_remove(s->files, s->location), 0);
+        zn_free(data[u]);
+    }
+}
+
 static void
 test_image_file_refuses_foreign_names(void **state)
 {
@@ -184,6 +238,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_image_file_example, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_image_file_interleaved_spans, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_image_file_refuses_foreign_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_image_file_limit_and_leftovers, s_setup, s_teardown),
     };
