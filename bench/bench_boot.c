@@ -340,28 +340,61 @@ s_tally(zn_sclient_t *client, const s_run_t *run, size_t count, s_tally_t *tally
     return 0;
 }
 
-/* Poll the replica until every created instance is active or in error (WANT_GONE: until none
- * exists any more), for at most S_WAIT_MS. */
+/* Whether instance I has settled: active or in error (WANT_GONE: no record left). */
 static bool
-s_wait_replica(zn_sclient_t *client, const s_run_t *run, size_t count, size_t created,
-               bool want_gone)
+s_settled(zn_store_read_t *txn, const zn_store_table_t *table, const s_run_t *run, size_t i,
+          bool want_gone)
 {
+    zn_cell_instance_t inst;
+    zn_fault_t fault;
+    if (run->ids[i] == NULL || zn_sclient_get(txn, table, run->ids[i], &zn_cell_instance_schema,
+                                              &inst, NULL, &fault) < 0) {
+        return true; /* never created, or gone */
+    }
+    const char *vm = inst.vm_state != NULL ? inst.vm_state : "";
+    bool settled = !want_gone && ((strcmp(vm, "active") == 0 && inst.launched_ms > 0) ||
+                                  strcmp(vm, "error") == 0);
+    zn_schema_release(&zn_cell_instance_schema, &inst);
+    return settled;
+}
+
+/* Poll the replica until every instance has settled (active or in error; WANT_GONE: until
+ * none exists any more), for at most S_WAIT_MS. Only the instances not settled yet are read
+ * again (a settled one stays so: the storm neither stops nor deletes them meanwhile), so the
+ * load generator takes little of the CPU it shares with the cloud it measures. */
+static bool
+s_wait_replica(zn_sclient_t *client, const s_run_t *run, size_t count, bool want_gone)
+{
+    bool *done = zn_calloc(count, sizeof(*done));
+    size_t left = count;
+    const zn_store_table_t *table = zn_sclient_table(client, ZN_TABLE_INSTANCES);
     int64_t deadline = zn_clock_mono_ms() + S_WAIT_MS;
     int64_t next_report = zn_clock_mono_ms() + 2000;
-    while (zn_clock_mono_ms() < deadline) {
-        s_tally_t t;
-        if (s_tally(client, run, count, &t, NULL, NULL) == 0 &&
-            (want_gone ? t.present == 0 : t.active + t.error >= created)) {
-            return true;
+    while (left > 0 && zn_clock_mono_ms() < deadline) {
+        zn_store_read_t *txn = NULL;
+        zn_fault_t fault;
+        if (zn_sclient_read_begin(client, &txn, &fault) < 0) {
+            (void)fprintf(stderr, "bench_boot: replica: %s\n", zn_fault_message(&fault));
+            break;
         }
+        for (size_t i = 0; i < count; i++) {
+            if (!done[i] && s_settled(txn, table, run, i, want_gone)) {
+                done[i] = true;
+                left--;
+            }
+        }
+        zn_store_read_end(&txn);
         if (zn_clock_mono_ms() >= next_report) {
-            (void)fprintf(stderr, "bench_boot: waiting: %zu present, %zu active, %zu error\n",
-                          t.present, t.active, t.error);
+            (void)fprintf(stderr, "bench_boot: waiting for %zu of %zu to %s\n", left, count,
+                          want_gone ? "go" : "settle");
             next_report += 2000;
         }
-        (void)usleep(5000);
+        if (left > 0) {
+            (void)usleep(5000);
+        }
     }
-    return false;
+    zn_free(done);
+    return left == 0;
 }
 
 static bool
@@ -453,7 +486,7 @@ s_run(const s_api_t *api, s_run_t *run, size_t count, size_t concurrency, zn_scl
     size_t created = count - run->errors;
     (void)fprintf(stderr, "bench_boot: %zu creates accepted in %.3f s\n", created,
                   (double)(s_wall_ms() - first_ms) / 1000.0);
-    bool settled = s_wait_replica(client, run, count, created, false);
+    bool settled = s_wait_replica(client, run, count, false);
     int64_t *lat = zn_calloc(count, sizeof(*lat));
     int64_t *sorted = zn_calloc(count, sizeof(*sorted));
     int64_t last_ms = first_ms;
@@ -465,7 +498,7 @@ s_run(const s_api_t *api, s_run_t *run, size_t count, size_t concurrency, zn_scl
     size_t got = s_collect(run, count, lat, first_ms, sorted, samples);
     int64_t delete_start = s_wall_ms();
     s_storm(api, count, concurrency, s_make_delete, s_deleted, run);
-    bool emptied = s_wait_replica(client, run, count, 0, true);
+    bool emptied = s_wait_replica(client, run, count, true);
     double delete_secs = (double)(s_wall_ms() - delete_start) / 1000.0;
     s_report(run, count, sorted, got, first_ms, last_ms,
              delete_secs > 0 ? (double)created / delete_secs : 0);

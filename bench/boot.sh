@@ -7,16 +7,18 @@
 # REST API with bench_boot, waits until every server is ACTIVE, deletes them all and waits until
 # no record is left. Reports servers/s, REST-to-ACTIVE p50/p90/p99/max, delete throughput, the
 # CPU seconds of the control plane (utime+stime of every agent, from /proc, before and after
-# the storms), idle RSS (VmRSS of every agent summed, before the storm) and peak RSS (VmHWM
-# summed). Last line: `boot: servers_per_s=X p50_ms=Y p99_ms=Z rss_mb=W` (medians over the
-# repetitions; rss_mb is the idle RSS of all agents together).
+# the storms), idle RSS before the storm and peak RSS (VmHWM summed, an upper bound). Last line:
+# `boot: servers_per_s=X p50_ms=Y p99_ms=Z rss_mb=W` (medians over the repetitions; rss_mb is
+# the idle resident memory of all agents together: each resident page counted once, however
+# many agents map it, by bench/memory.py; the plain sum of VmRSS, which counts every shared
+# library once per agent, is printed next to it).
 #
 # Environment: ZN_BOOT_COUNT (1000), ZN_BOOT_CONCURRENCY (connections, 32), ZN_BOOT_REPS (3),
 # ZN_BOOT_NETWORK (net: a port on a network per server; none: no NIC), ZN_BOOT_ADDR
 # (127.0.0.110), ZN_BOOT_SAMPLES (a file for the last repetition's "SECONDS LATENCY_MS
 # REQUEST_ID" per server), ZN_BOOT_PLOT (a PNG of those, drawn with gnuplot when it is
 # installed), ZN_BOOT_COMPUTE_CONF (more compute.conf lines, e.g. "[compute]
-# build_workers = 32"), ZN_BOOT_TRACE=0 (no zincctl trace of the slowest server), ZN_KEEP=1 (keep the temp
+# build_workers = 64"), ZN_BOOT_TRACE=0 (no zincctl trace of the slowest server), ZN_KEEP=1 (keep the temp
 # dir and its logs).
 set -euo pipefail
 top="$(cd "$(dirname "$0")/.." && pwd)"
@@ -124,14 +126,16 @@ storm 8 8 >"$work/warmup.log" 2>&1 || {
     exit 1
 }
 
-idle_mb=$(mem_mb VmRSS)
+mapfile -t pids < <(agent_pids)
+idle_mem=$(python3 "$top/bench/memory.py" "${pids[@]}")
+idle_mb=$(field distinct " $idle_mem")
 idle_each=$(for role in $(roles); do
     echo "$role=$(awk '$1 == "VmRSS:" {printf "%.1f", $2 / 1024}' "/proc/$(cat "$var/run/$role.pid")/status")"
 done | tr '\n' ' ')
 role_ticks >"$work/ticks-before"
 cpu_before=$(cpu_seconds)
 echo "boot storm: $count servers per repetition over $concurrency connections, network=$network," \
-    "$reps repetitions; agents: $(agent_pids | wc -l), idle RSS $idle_mb MiB"
+    "$reps repetitions; agents: $(agent_pids | wc -l), idle RSS $idle_mb MiB together"
 results=()
 for rep in $(seq 1 "$reps"); do
     if ! line=$(storm "$count" "$concurrency" "$work/samples-$rep.txt" 2>"$work/storm-$rep.log" |
@@ -160,7 +164,9 @@ echo "  control plane CPU: $cpu s for $((count * reps)) servers built and delete
     "($(awk -v c="$cpu" -v n="$((count * reps))" 'BEGIN {printf "%.2f", c * 1000 / n}') ms per server)"
 echo "  CPU s per agent: $(join -j 1 <(sort "$work/ticks-before") <(sort "$work/ticks-after") |
     awk -v k="$(getconf CLK_TCK)" '{printf "%s=%.2f ", $1, ($3 - $2) / k}')"
-echo "  RSS of all agents: idle $idle_mb MiB, peak (VmHWM summed) $peak_mb MiB"
+echo "  RSS of all agents: idle $idle_mb MiB together (pages counted once; Pss summed" \
+    "$(field pss " $idle_mem") MiB; VmRSS summed $(field rss_sum " $idle_mem") MiB)," \
+    "peak (VmHWM summed) $peak_mb MiB"
 echo "  idle RSS MiB per agent: $idle_each"
 # Where the time of the slowest server of the last storm went, step by step.
 slowest=$(sort -k2,2n "$samples" | tail -n 1)

@@ -56,7 +56,9 @@ const zn_cfg_opt_t zn_compute_options[] = {
                    "the qemu-img program"),
     ZN_CFG_STR_ROW(zn_compute_cfg_t, "compute", "local_images_dir", local_images_dir, "",
                    "without an image agent: boot images from files named by image id here"),
-    ZN_CFG_INT_ROW(zn_compute_cfg_t, "compute", "build_workers", build_workers, "8", 1,
+    /* 32: a build holds its worker across five round trips to other agents and mostly waits,
+     * so 8 workers capped a host at ~350 builds/s on two cores where 32 reach ~490/s. */
+    ZN_CFG_INT_ROW(zn_compute_cfg_t, "compute", "build_workers", build_workers, "32", 1,
                    S_WORKERS_MAX, "builds and other instance jobs run in parallel, at most this"),
     ZN_CFG_INT_ROW(zn_compute_cfg_t, "compute", "call_timeout_ms", call_timeout_ms, "30000", 100,
                    600000, "how long a call to the conductor, image, network or volume may take"),
