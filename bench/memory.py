@@ -9,7 +9,9 @@ This prints three figures in MiB, on one line:
     distinct=X pss=Y rss_sum=Z
 
 distinct: the pages resident in any of the processes, each counted once (physical frame numbers
-from /proc/PID/pagemap; that needs CAP_SYS_ADMIN, without which it is the pss figure).
+from /proc/PID/pagemap; that needs CAP_SYS_ADMIN, without which it is the pss figure). A
+mapping larger than 1 GiB (an LMDB map, a sanitizer's shadow memory) is not read page by page:
+its Rss is added as it is, for such mappings belong to one process.
 pss: the sum of Pss (each shared page split between every process that maps it, including
 processes outside the group, so it is a little less than distinct).
 rss_sum: the sum of VmRSS, for comparison with tools that add it up.
@@ -21,6 +23,8 @@ import sys
 PAGE = os.sysconf("SC_PAGE_SIZE")
 PRESENT = 1 << 63
 PFN_MASK = (1 << 55) - 1
+HUGE = 1 << 30  # mappings past this size are counted by their Rss
+CHUNK = 1 << 20  # bytes of pagemap read at a time
 
 
 def status_kib(pid, field):
@@ -40,7 +44,7 @@ def pss_kib(pid):
 
 
 def resident_ranges(pid):
-    """(start, end) of every mapping with resident pages."""
+    """(start, end, rss_kib) of every mapping with resident pages."""
     ranges = []
     start = end = None
     with open(f"/proc/{pid}/smaps") as f:
@@ -50,36 +54,48 @@ def resident_ranges(pid):
                 lo, hi = head.split("-")
                 start, end = int(lo, 16), int(hi, 16)
             elif head == "Rss:" and int(line.split()[1]) > 0:
-                ranges.append((start, end))
+                ranges.append((start, end, int(line.split()[1])))
     return ranges
 
 
 def frames(pid):
-    """Physical frames resident in PID, or None when the kernel hides them."""
+    """(physical frames resident in PID, KiB of huge mappings), or None when the kernel hides
+    the frame numbers."""
     found = set()
+    huge_kib = 0
     with open(f"/proc/{pid}/pagemap", "rb") as pagemap:
-        for start, end in resident_ranges(pid):
+        for start, end, rss_kib in resident_ranges(pid):
+            if end - start > HUGE:
+                huge_kib += rss_kib
+                continue
             pagemap.seek(start // PAGE * 8)
-            data = pagemap.read((end - start) // PAGE * 8)
-            for (entry,) in struct.iter_unpack("<Q", data):
-                if entry & PRESENT:
-                    found.add(entry & PFN_MASK)
+            left = (end - start) // PAGE * 8
+            while left > 0:
+                data = pagemap.read(min(left, CHUNK))
+                if not data:
+                    break
+                left -= len(data)
+                for (entry,) in struct.iter_unpack("<Q", data):
+                    if entry & PRESENT:
+                        found.add(entry & PFN_MASK)
     if found == {0}:
         return None  # present pages, but no frame numbers: not allowed to see them
-    return found
+    return found, huge_kib
 
 
 def main(pids):
     rss = sum(status_kib(p, "VmRSS") for p in pids) / 1024
     pss = sum(pss_kib(p) for p in pids) / 1024
     distinct = set()
+    huge_kib = 0
     for pid in pids:
         got = frames(pid)
         if got is None:
             distinct = None
             break
-        distinct |= got
-    together = pss if distinct is None else len(distinct) * PAGE / 1048576
+        distinct |= got[0]
+        huge_kib += got[1]
+    together = pss if distinct is None else (len(distinct) * PAGE / 1024 + huge_kib) / 1024
     print(f"distinct={together:.1f} pss={pss:.1f} rss_sum={rss:.1f}")
 
 

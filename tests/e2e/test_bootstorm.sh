@@ -39,9 +39,17 @@ else
     fail "the storm had errors"
 fi
 if grep -qE '^  control plane CPU: [0-9.]+ s' "$out" &&
-    grep -qE '^  RSS of all agents: idle [0-9.]+ MiB, peak \(VmHWM summed\) [0-9.]+ MiB' "$out"; then
+    grep -qE '^  RSS of all agents: idle [0-9.]+ MiB together \(pages counted once; Pss summed [0-9.]+ MiB; VmRSS summed [0-9.]+ MiB\), peak \(VmHWM summed\) [0-9.]+ MiB' "$out"; then
     ok "CPU seconds and RSS of the control plane reported"
 else
     fail "CPU or RSS missing"
+fi
+# Pages counted once can be no more than VmRSS summed (which counts shared pages per agent),
+# and not nothing.
+mem=$(sed -n 's/^  RSS of all agents: idle \([0-9.]*\) MiB together (.*VmRSS summed \([0-9.]*\) MiB).*/\1 \2/p' "$out")
+if [ -n "$mem" ] && awk -v m="$mem" 'BEGIN {split(m, v, " "); exit !(v[1] > 0 && v[1] <= v[2])}'; then
+    ok "resident memory counted once ($mem MiB: together, VmRSS summed) is within the plain sum"
+else
+    fail "resident memory together is not within 0 and the plain sum: '$mem'"
 fi
 [ "$failures" -eq 0 ]
