@@ -81,6 +81,7 @@ s_new(const zn_store_opts_t *opts)
     self->path = zn_strdup(opts->path);
     self->lock_fd = -1;
     self->mode = opts->mode;
+    self->durable_elsewhere = opts->durable_elsewhere;
     self->migrations = opts->migrations;
     self->migration_count = opts->migration_count;
     self->map_bytes = opts->map_initial_bytes ? opts->map_initial_bytes : S_MAP_INITIAL_DEFAULT;
@@ -146,8 +147,10 @@ s_open_env(zn_store_t *self, zn_fault_t *fault)
     }
     if (rc == 0) {
         /* MDB_NOTLS: read transactions are not tied to the thread that began them. Sync
-         * flags are left at LMDB's default: a commit returns after fsync. */
-        unsigned flags = MDB_NOTLS | (self->mode == ZN_STORE_READ_ONLY ? MDB_RDONLY : 0u);
+         * flags are LMDB's default (a commit returns after its data and meta page are
+         * synced) unless the caller's log makes the meta page's sync redundant. */
+        unsigned flags = MDB_NOTLS | (self->mode == ZN_STORE_READ_ONLY ? MDB_RDONLY : 0u) |
+                         (self->durable_elsewhere ? MDB_NOMETASYNC : 0u);
         rc = mdb_env_open(self->env, self->path, flags, 0640);
     }
     if (rc != 0) {

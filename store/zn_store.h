@@ -84,6 +84,11 @@ typedef struct zn_store_opts {
     size_t map_initial_bytes; /* 0: 64 MiB; never below the data already in the file */
     size_t map_max_bytes;     /* 0: 64 GiB; growth doubles the map up to this */
     zn_store_mode_t mode;
+    /* The caller keeps every batch durable elsewhere before applying it and applies again what
+     * a crash undid (a raft log, replayed by applied_seq): commits then skip the sync of LMDB's
+     * meta page (MDB_NOMETASYNC), one fsync instead of two. Integrity holds; a system crash may
+     * undo the last commit, which the replay restores. Never for a store that is its own log. */
+    bool durable_elsewhere;
 } zn_store_opts_t;
 
 typedef struct zn_store zn_store_t;

@@ -39,6 +39,7 @@ struct zn_store {
     char *path;
     int lock_fd; /* zinc.lock, held shared while open: restore takes it exclusively */
     zn_store_mode_t mode;
+    bool durable_elsewhere; /* MDB_NOMETASYNC: see zn_store_opts_t */
     MDB_dbi meta_dbi;
     zn_store_table_t *tables;
     size_t table_count;

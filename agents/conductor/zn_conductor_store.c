@@ -197,7 +197,9 @@ zn_conductor_store_open(zn_conductor_store_t **out, const zn_conductor_store_opt
     char *store_dir = zn_asprintf("%s/store", opts->cfg->data_dir);
     size_t table_count = 0;
     const zn_store_table_def_t *tables = zn_tables(&table_count);
-    zn_store_opts_t sopts = {.path = store_dir, .tables = tables, .table_count = table_count};
+    /* The raft log holds every entry before it is applied, and a restart replays by applied_seq. */
+    zn_store_opts_t sopts = {
+        .path = store_dir, .tables = tables, .table_count = table_count, .durable_elsewhere = true};
     if (rc == 0) {
         rc = zn_store_open(&self->store, &sopts, fault);
     }

@@ -26,8 +26,11 @@ typedef struct s_cluster {
     zn_repl_peer_t peers[S_NODES];
 } s_cluster_t;
 
+/* ELECTION_MS 0: the fixture's short timeout (fast failover). Tests that count results want a
+ * long one: under a loaded sanitizer run a leader's heartbeat can come late, and a new election
+ * mid-test fails writes in flight (correctly, but not what they count). */
 static void
-s_cluster_start(s_cluster_t *c)
+s_cluster_start(s_cluster_t *c, unsigned election_ms)
 {
     memset(c, 0, sizeof(*c));
     for (int i = 0; i < S_NODES; i++) {
@@ -36,6 +39,9 @@ s_cluster_start(s_cluster_t *c)
     }
     for (int i = 0; i < S_NODES; i++) {
         zn_repl_opts_t opts = repl_node_opts(&c->nodes[i], c->peers, S_NODES);
+        if (election_ms > 0) {
+            opts.election_timeout_ms = election_ms;
+        }
         repl_node_start(&c->nodes[i], &opts);
     }
 }
@@ -66,7 +72,7 @@ test_repl_example(void **state)
 {
     (void)state;
     s_cluster_t c;
-    s_cluster_start(&c);
+    s_cluster_start(&c, 0);
     int leader = repl_wait_leader(c.nodes, S_NODES, -1);
     zn_fault_t fault;
     assert_int_equal(s_write_key(&c.nodes[leader], 1, &fault), 0);
@@ -111,7 +117,7 @@ test_repl_group_commit(void **state)
 {
     (void)state;
     s_cluster_t c;
-    s_cluster_start(&c);
+    s_cluster_start(&c, 1500);
     int leader = repl_wait_leader(c.nodes, S_NODES, -1);
     zn_repl_t *repl = c.nodes[leader].repl;
     zn_batch_t *batch = zn_batch_new();
@@ -145,7 +151,7 @@ test_repl_membership(void **state)
 {
     (void)state;
     s_cluster_t c;
-    s_cluster_start(&c);
+    s_cluster_start(&c, 0);
     int leader = repl_wait_leader(c.nodes, S_NODES, -1);
     zn_fault_t fault;
     for (int i = 0; i < 20; i++) {
