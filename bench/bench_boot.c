@@ -9,7 +9,8 @@
  *
  * usage: bench_boot URL TOKEN FLAVOR IMAGE NETWORK COUNT CONCURRENCY REPLICA_DIR [SAMPLES]
  * (URL like http://127.0.0.1:8774/v2.1; NETWORK "none" or "auto" or an id; SAMPLES: a file that
- * gets "SECONDS_SINCE_START LATENCY_MS REQUEST_ID" per server, for the plot and traces). */
+ * gets "SECONDS_SINCE_START LATENCY_MS REQUEST_ID" per server, for the plot and traces).
+ * ZN_BOOT_RATE in the environment paces the creates (so many a second at most, open loop). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -51,6 +52,13 @@ typedef struct {
     size_t index; /* the request it carries */
     bool busy;
 } s_conn_t;
+
+/* Creates a second (RATE > 0: an open-loop pace, one request every 1/RATE s at most; 0: as
+ * fast as the connections allow), from START_US. */
+typedef struct {
+    double rate;
+    int64_t start_us;
+} s_pace_t;
 
 static int64_t
 s_wall_ms(void)
@@ -150,13 +158,21 @@ s_conn_io(s_conn_t *conn, short revents, s_done_fn *done, void *arg)
     }
 }
 
-/* Give every idle connection the next request (while any is left) and fill the poll set. */
+/* When request INDEX may be sent: at once, or on the pace's schedule from START_US. */
+static int64_t
+s_due_us(const s_pace_t *pace, size_t index)
+{
+    return pace->rate > 0 ? pace->start_us + (int64_t)((double)index * 1e6 / pace->rate) : 0;
+}
+
+/* Give every idle connection the next request (while any is left and it is due) and fill the
+ * poll set. */
 static void
 s_storm_arm(s_conn_t *conns, struct pollfd *fds, size_t concurrency, size_t count, size_t *next,
-            const s_api_t *api, s_make_fn *make, void *arg)
+            const s_api_t *api, const s_pace_t *pace, s_make_fn *make, void *arg)
 {
     for (size_t i = 0; i < concurrency; i++) {
-        if (!conns[i].busy && *next < count) {
+        if (!conns[i].busy && *next < count && zn_clock_mono_us() >= s_due_us(pace, *next)) {
             s_conn_start(&conns[i], api, (*next)++, make, arg);
         }
         short events = 0;
@@ -167,11 +183,24 @@ s_storm_arm(s_conn_t *conns, struct pollfd *fds, size_t concurrency, size_t coun
     }
 }
 
-/* Run COUNT requests made by MAKE over CONCURRENCY connections; DONE sees each answer. */
-static void
-s_storm(const s_api_t *api, size_t count, size_t concurrency, s_make_fn *make, s_done_fn *done,
-        void *arg)
+/* How long poll may wait: until the next paced request is due, else 10 s for an answer. */
+static int
+s_poll_ms(const s_pace_t *pace, size_t next, size_t count)
 {
+    if (pace->rate <= 0 || next >= count) {
+        return 10000;
+    }
+    int64_t wait_us = s_due_us(pace, next) - zn_clock_mono_us();
+    return wait_us <= 0 ? 0 : (int)((wait_us + 999) / 1000);
+}
+
+/* Run COUNT requests made by MAKE over CONCURRENCY connections, at most PACE->rate a second
+ * when it is set; DONE sees each answer. */
+static void
+s_storm(const s_api_t *api, size_t count, size_t concurrency, s_pace_t pace, s_make_fn *make,
+        s_done_fn *done, void *arg)
+{
+    pace.start_us = zn_clock_mono_us();
     s_conn_t *conns = zn_calloc(concurrency, sizeof(*conns));
     struct pollfd *fds = zn_calloc(concurrency, sizeof(*fds));
     for (size_t i = 0; i < concurrency; i++) {
@@ -181,8 +210,10 @@ s_storm(const s_api_t *api, size_t count, size_t concurrency, s_make_fn *make, s
     size_t next = 0;
     size_t finished = 0;
     while (finished < count) {
-        s_storm_arm(conns, fds, concurrency, count, &next, api, make, arg);
-        if (poll(fds, concurrency, 10000) <= 0) {
+        s_storm_arm(conns, fds, concurrency, count, &next, api, &pace, make, arg);
+        int timeout_ms = s_poll_ms(&pace, next, count);
+        int ready = poll(fds, concurrency, timeout_ms);
+        if (ready < 0 || (ready == 0 && timeout_ms == 10000)) {
             (void)fprintf(stderr, "bench_boot: no answer from the API within 10 s\n");
             exit(1);
         }
@@ -482,7 +513,9 @@ s_run(const s_api_t *api, s_run_t *run, size_t count, size_t concurrency, zn_scl
       const char *samples)
 {
     int64_t first_ms = s_wall_ms();
-    s_storm(api, count, concurrency, s_make_create, s_created, run);
+    const char *rate = getenv("ZN_BOOT_RATE");
+    s_pace_t pace = {.rate = rate != NULL ? strtod(rate, NULL) : 0};
+    s_storm(api, count, concurrency, pace, s_make_create, s_created, run);
     size_t created = count - run->errors;
     (void)fprintf(stderr, "bench_boot: %zu creates accepted in %.3f s\n", created,
                   (double)(s_wall_ms() - first_ms) / 1000.0);
@@ -497,7 +530,7 @@ s_run(const s_api_t *api, s_run_t *run, size_t count, size_t concurrency, zn_scl
     run->build_errors = t.error;
     size_t got = s_collect(run, count, lat, first_ms, sorted, samples);
     int64_t delete_start = s_wall_ms();
-    s_storm(api, count, concurrency, s_make_delete, s_deleted, run);
+    s_storm(api, count, concurrency, (s_pace_t){0}, s_make_delete, s_deleted, run);
     bool emptied = s_wait_replica(client, run, count, true);
     double delete_secs = (double)(s_wall_ms() - delete_start) / 1000.0;
     s_report(run, count, sorted, got, first_ms, last_ms,

@@ -14,6 +14,8 @@
 # library once per agent, is printed next to it).
 #
 # Environment: ZN_BOOT_COUNT (1000), ZN_BOOT_CONCURRENCY (connections, 32), ZN_BOOT_REPS (3),
+# ZN_BOOT_RATE (creates per second, an open-loop pace, to see latency under a given load rather
+# than behind a queue of 1,000; unset: as fast as the connections allow),
 # ZN_BOOT_NETWORK (net: a port on a network per server; none: no NIC), ZN_BOOT_ADDR
 # (127.0.0.110), ZN_BOOT_SAMPLES (a file for the last repetition's "SECONDS LATENCY_MS
 # REQUEST_ID" per server), ZN_BOOT_PLOT (a PNG of those, drawn with gnuplot when it is
