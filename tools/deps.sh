@@ -8,6 +8,8 @@ PKGS=(
     libzmq3-dev libczmq-dev libmsgpack-dev libsodium-dev libinih-dev libcmocka-dev
     liblmdb-dev libraft-dev libuv1-dev libvirt-dev libmicrohttpd-dev libjansson-dev
     curl python3 python3-openstackclient ansible-core
+    # Tempest's own response schemas, which the compute and volume API tests check answers with
+    python3-tempest
     # compute: image checksums (libcrypto), and the real QEMU boot test: QEMU in software
     # emulation through libvirt's embedded driver (qemu:///embed), qemu-img for qcow2 overlays,
     # and libvirt-daemon-system for the libvirt-qemu user the driver's defaults name.

@@ -267,29 +267,32 @@ s_attachments(const zn_vol_t *vol)
 }
 
 json_t *
-zn_voljson_detail(const zn_vol_t *vol, const char *base_url, bool admin)
+zn_voljson_detail(const zn_vol_t *vol, const char *base_url, zn_voljson_view_t view)
 {
     char created[32];
     char updated[32];
     zn_voljson_time(vol->created_ms, created, sizeof(created));
     zn_voljson_time(vol->updated_ms, updated, sizeof(updated));
     json_t *out = json_pack(
-        "{s:s,s:o,s:o,s:s,s:I,s:s,s:s,s:s,s:o,s:s,s:b,s:b,s:s,s:{},s:o,s:o,s:n,s:n,s:n,s:n,"
-        "s:o,s:o}",
+        "{s:s,s:o,s:o,s:s,s:I,s:s,s:s,s:s,s:o,s:s,s:b,s:b,s:s,s:{},s:o,s:n,s:n,s:n,s:n,s:o,"
+        "s:o}",
         "id", vol->id, "name", s_str_or_null(vol->name), "description",
         s_str_or_null(vol->description), "status", vol->status != NULL ? vol->status : "error",
         "size", (json_int_t)vol->size_gb, "availability_zone", "nova", "created_at", created,
         "updated_at", updated, "attachments", s_attachments(vol), "bootable",
         vol->bootable ? "true" : "false", "encrypted", 0, "multiattach", 0, "volume_type",
-        "__DEFAULT__", "metadata", "user_id", s_str_or_null(vol->user_id),
-        "os-vol-tenant-attr:tenant_id", s_str_or_null(vol->project_id), "snapshot_id",
+        "__DEFAULT__", "metadata", "user_id", s_str_or_null(vol->user_id), "snapshot_id",
         "source_volid", "consistencygroup_id", "replication_status", "links",
         s_links(vol, base_url), "migration_status", json_null());
     if (vol->image_id != NULL) {
         (void)json_object_set_new(out, "volume_image_metadata",
                                   json_pack("{s:s}", "image_id", vol->image_id));
     }
-    if (admin) {
+    if (view >= ZN_VOLJSON_SHOWN) {
+        (void)json_object_set_new(out, "os-vol-tenant-attr:tenant_id",
+                                  s_str_or_null(vol->project_id));
+    }
+    if (view >= ZN_VOLJSON_ADMIN) {
         char *host = zn_asprintf("%s@%s#%s", vol->volume_host != NULL ? vol->volume_host : "",
                                  vol->backend != NULL ? vol->backend : "file",
                                  vol->backend != NULL ? vol->backend : "file");

@@ -50,9 +50,18 @@ typedef struct zn_voljson_action {
 ZN_MUST_CHECK int zn_voljson_action(const json_t *body, zn_voljson_action_t *out,
                                     zn_fault_t *fault);
 
+/* Which attributes beyond Cinder's base view a volume document carries. Cinder adds the
+ * os-vol-tenant-attr and os-vol-host-attr attributes to what GET returns only: the answers to a
+ * create or an update have the base view, and Tempest's schemas refuse more. */
+typedef enum {
+    ZN_VOLJSON_BASE = 0,  /* POST /volumes, PUT /volumes/ID */
+    ZN_VOLJSON_SHOWN = 1, /* GET: + os-vol-tenant-attr:tenant_id */
+    ZN_VOLJSON_ADMIN = 2, /* GET by an admin: + os-vol-host-attr:host too */
+} zn_voljson_view_t;
+
 /* The detail view of VOL ({"id", "status", "size", "attachments": [...], ...}, without the
- * {"volume": } wrapper); BASE_URL ("http://H/volume") makes the links; ADMIN adds the host. */
-json_t *zn_voljson_detail(const zn_vol_t *vol, const char *base_url, bool admin);
+ * {"volume": } wrapper); BASE_URL ("http://H/volume") makes the links. */
+json_t *zn_voljson_detail(const zn_vol_t *vol, const char *base_url, zn_voljson_view_t view);
 
 /* The summary view: {"id", "name", "links"}. */
 json_t *zn_voljson_summary(const zn_vol_t *vol, const char *base_url);

@@ -86,10 +86,17 @@ s_failed(zn_rest_req_t *req, const zn_fault_t *fault)
     return true;
 }
 
-static void
-s_reply_volume(zn_rest_req_t *req, unsigned status, const zn_vol_t *vol)
+/* The GET view, with the attributes Cinder adds to what is shown (the host for admins). */
+static zn_voljson_view_t
+s_shown_view(bool admin)
 {
-    json_t *detail = zn_voljson_detail(vol, zn_rest_base_url(req), zn_rest_is_admin(req));
+    return admin ? ZN_VOLJSON_ADMIN : ZN_VOLJSON_SHOWN;
+}
+
+static void
+s_reply_volume(zn_rest_req_t *req, unsigned status, const zn_vol_t *vol, zn_voljson_view_t view)
+{
+    json_t *detail = zn_voljson_detail(vol, zn_rest_base_url(req), view);
     zn_rest_reply(req, status, json_pack("{s:o}", "volume", detail));
 }
 
@@ -98,7 +105,7 @@ s_on_created(void *arg, const zn_vol_t *vol, const zn_fault_t *fault)
 {
     zn_rest_req_t *req = arg;
     if (!s_failed(req, fault)) {
-        s_reply_volume(req, 202, vol);
+        s_reply_volume(req, 202, vol, ZN_VOLJSON_BASE);
     }
 }
 
@@ -107,7 +114,7 @@ s_on_updated(void *arg, const zn_vol_t *vol, const zn_fault_t *fault)
 {
     zn_rest_req_t *req = arg;
     if (!s_failed(req, fault)) {
-        s_reply_volume(req, 200, vol);
+        s_reply_volume(req, 200, vol, ZN_VOLJSON_BASE);
     }
 }
 
@@ -164,7 +171,7 @@ s_show(void *arg, zn_rest_req_t *req, zn_fault_t *fault)
         rc = zn_volops_get(self->ops, &who, zn_rest_capture(req, 1), &vol, fault);
     }
     if (rc == 0) {
-        s_reply_volume(req, 200, &vol);
+        s_reply_volume(req, 200, &vol, s_shown_view(zn_rest_is_admin(req)));
     }
     zn_schema_release(&zn_vol_schema, &vol);
     return rc;
@@ -330,7 +337,7 @@ s_list_common(zn_volume_t *self, zn_rest_req_t *req, bool detail, zn_fault_t *fa
     const char *base = zn_rest_base_url(req);
     json_t *list = json_array();
     for (size_t i = 0; i < count; i++) {
-        json_t *one = detail ? zn_voljson_detail(&vols[i], base, who.admin)
+        json_t *one = detail ? zn_voljson_detail(&vols[i], base, s_shown_view(who.admin))
                              : zn_voljson_summary(&vols[i], base);
         (void)json_array_append_new(list, one);
     }

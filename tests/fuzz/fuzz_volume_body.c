@@ -26,7 +26,7 @@ s_render(const zn_voljson_create_t *create)
     vol.instance_id = create->name != NULL ? zn_strdup(create->name) : NULL;
     vol.size_gb = create->size_gb;
     vol.created_ms = create->size_gb;
-    json_t *view = zn_voljson_detail(&vol, "http://h/volume", true);
+    json_t *view = zn_voljson_detail(&vol, "http://h/volume", ZN_VOLJSON_ADMIN);
     ZN_ASSERT(view != NULL);
     char *text = zn_json_dump_steal(view);
     zn_str_free(&text);
