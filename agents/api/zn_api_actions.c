@@ -4,6 +4,7 @@
  * actions and their events, and volume attachments. */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -484,22 +485,10 @@ s_mutate_detach(void *arg, zn_store_read_t *txn, zn_cell_instance_t *inst, zn_ba
 {
     (void)txn;
     s_job_t *job = arg;
-    size_t kept = 0;
-    bool found = false;
-    for (size_t i = 0; i < inst->bdm_count; i++) {
-        if (strcmp(inst->bdms[i].volume_id, job->volume_id) == 0) {
-            found = true;
-            zn_free(inst->bdms[i].volume_id);
-            zn_free(inst->bdms[i].device);
-        } else {
-            inst->bdms[kept++] = inst->bdms[i];
-        }
-    }
-    if (!found) {
+    if (!zn_cellrec_drop_bdm(inst, job->volume_id)) {
         return zn_fault_set(fault, -ENOENT, "Instance %s is not attached to volume %s.", inst->id,
                             job->volume_id);
     }
-    inst->bdm_count = kept;
     (void)snprintf(job->host, sizeof(job->host), "%s", inst->host != NULL ? inst->host : "");
     return zn__api_event_start(batch, inst, &job->ctx, "detach_volume", "compute_detach_volume");
 }
@@ -540,11 +529,44 @@ s_attachment_recorded(void *arg, const zn_cell_instance_t *inst, const zn_fault_
     s_job_free(job);
 }
 
-/* volume_get answered: the volume exists and is the caller's; record the attachment. */
+/* What the api reads of a volume_get answer. */
+typedef struct {
+    char *status;
+} s_volstate_t;
+
+static const zn_field_t s_volstate_fields[] = {
+    {"status", ZN_FT_STR, 0, offsetof(s_volstate_t, status), 0, 32, NULL},
+};
+static const zn_schema_t s_volstate_schema = {
+    "volume_state", 1, s_volstate_fields, ZN_ARRAY_COUNT(s_volstate_fields), sizeof(s_volstate_t)};
+
+/* As Nova: only an available volume can be attached (an in-use one is refused here with 400,
+ * not later in the compute agent). Returns 0 or answers the request and returns -EINVAL. */
+static int
+s_volume_available(s_job_t *job, const zn_env_t *reply)
+{
+    s_volstate_t vol;
+    if (zn_schema_decode(&s_volstate_schema, reply->body, &vol, NULL, NULL) < 0) {
+        return 0; /* the compute agent's attach checks it again */
+    }
+    int rc = 0;
+    if (vol.status != NULL && strcmp(vol.status, "available") != 0) {
+        char *words = zn_asprintf("Invalid volume: volume %s status must be available, but the "
+                                  "current status is %s.",
+                                  job->volume_id, vol.status);
+        zn_rest_error(job->req, -EINVAL, words);
+        zn_free(words);
+        rc = -EINVAL;
+    }
+    zn_schema_release(&s_volstate_schema, &vol);
+    return rc;
+}
+
+/* volume_get answered: the volume exists, is the caller's and is available; record the
+ * attachment. */
 static void
 s_volume_checked(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
 {
-    (void)reply;
     s_job_t *job = arg;
     if (fault->code < 0) {
         if (fault->code == -ENOENT || fault->code == ZN_EFORBIDDEN) {
@@ -554,6 +576,10 @@ s_volume_checked(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         } else {
             zn__api_peer_error(job->req, "volume", fault);
         }
+        s_job_free(job);
+        return;
+    }
+    if (job->attach && s_volume_available(job, reply) < 0) {
         s_job_free(job);
         return;
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "zn_common.h"
+#include "zn_mem.h"
 
 /* ---- states ------------------------------------------------------------------------------- */
 
@@ -350,3 +351,21 @@ static const zn_field_t s_keypair_fields[] = {
     S_F(zn_cell_keypair_t, created_ms, ZN_FT_I64, 0, 0),
 };
 S_SCHEMA(zn_cell_keypair_schema, "keypair", zn_cell_keypair_t, s_keypair_fields);
+
+bool
+zn_cellrec_drop_bdm(zn_cell_instance_t *inst, const char *volume_id)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < inst->bdm_count; i++) {
+        zn_cell_bdm_t *bdm = &inst->bdms[i];
+        if (bdm->volume_id != NULL && strcmp(bdm->volume_id, volume_id) == 0) {
+            zn_free(bdm->volume_id);
+            zn_free(bdm->device);
+        } else {
+            inst->bdms[kept++] = *bdm;
+        }
+    }
+    bool found = kept < inst->bdm_count;
+    inst->bdm_count = kept;
+    return found;
+}

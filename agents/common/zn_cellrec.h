@@ -156,6 +156,9 @@ typedef struct zn_cell_instance {
     int64_t event_seq; /* events written so far (instance_events keys ID/SEQ) */
 } zn_cell_instance_t;
 
+/* Remove INST's block device mapping of VOLUME_ID. Returns whether it had one. */
+bool zn_cellrec_drop_bdm(zn_cell_instance_t *inst, const char *volume_id);
+
 extern const zn_schema_t zn_cell_instance_schema;
 
 /* One action event (table instance_events, key zn_cellrec_event_key). Nova shows actions

@@ -313,8 +313,11 @@ zn__cworker_update(zn_cworker_t *w, const zn_job_t *job, const char *vm_state,
                    const char *task_state, int power_state, const char *result, const char *message,
                    zn_fault_t *fault)
 {
+    /* A failed attach gives back the block device mapping the api recorded for it, in the
+     * same write that ends the action, as Nova deletes the BDM when an attach fails. */
+    bool drop = job->kind == ZN_JOB_ATTACH && result != NULL && strcmp(result, "Error") == 0;
     uint32_t count = 2 + (vm_state != NULL) + (task_state != NULL) + (power_state >= 0) +
-                     (result != NULL) + (message != NULL);
+                     (result != NULL) + (message != NULL) + drop;
     zn_pack_t *p = w->pack;
     zn_pack_map(p, count);
     s_kv(p, "instance_id", job->instance_id);
@@ -334,6 +337,9 @@ zn__cworker_update(zn_cworker_t *w, const zn_job_t *job, const char *vm_state,
     }
     if (message != NULL) {
         s_kv(p, "message", message);
+    }
+    if (drop) {
+        s_kv(p, "drop_volume", job->volume_id);
     }
     zn_reply_t *reply = NULL;
     int rc = zn__cworker_call(w, ZN_PEER_CONDUCTOR, job, "instance_update", p, &reply, fault);

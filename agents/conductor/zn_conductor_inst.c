@@ -79,6 +79,7 @@ struct s_op {
     char result[16];
     char event[128];
     char *message;
+    char drop_volume[S_ID_MAX + 1]; /* instance_update: the bdm of a failed attach */
     int64_t power_state;
     bool ok;
     bool reschedule;
@@ -865,6 +866,7 @@ typedef struct {
     char *event;
     char *result;
     char *message;
+    char *drop_volume;
     bool ok;
     char *step;
     bool reschedule;
@@ -887,6 +889,7 @@ static const zn_field_t s_req_fields[] = {
     S_R(event, ZN_FT_STR, 0, 127),
     S_R(result, ZN_FT_STR, 0, 15),
     S_R(message, ZN_FT_STR, 0, 4096),
+    S_R(drop_volume, ZN_FT_STR, 0, S_ID_MAX),
     S_R(ok, ZN_FT_BOOL, 0, 0),
     S_R(step, ZN_FT_STR, 0, 63),
     S_R(reschedule, ZN_FT_BOOL, 0, 0),
@@ -929,6 +932,7 @@ s_accept(zn_conductor_inst_t *self, zn_call_t *call, bool need_host, s_op_t **ou
         s_copy(op->step, sizeof(op->step), req.step);
         s_copy(op->result, sizeof(op->result), req.result);
         s_copy(op->event, sizeof(op->event), req.event);
+        s_copy(op->drop_volume, sizeof(op->drop_volume), req.drop_volume);
         op->message = req.message != NULL ? zn_strdup(req.message) : NULL;
         op->power_state = req.power_state;
         op->ok = req.ok;
@@ -1067,6 +1071,9 @@ s_mutate_update(s_op_t *op, zn_store_read_t *txn, zn_cell_instance_t *inst, zn_b
     }
     if (to_vm == ZN_VM_ERROR && op->message != NULL) {
         s_set_fault(inst, 500, op->message);
+    }
+    if (op->drop_volume[0] != '\0') {
+        (void)zn_cellrec_drop_bdm(inst, op->drop_volume); /* gone already: nothing to do */
     }
     if (op->result[0] != '\0') {
         rc = s_event_finish(op, txn, inst, batch, op->result, op->message);

@@ -105,6 +105,10 @@ openstack server add volume e2e-vm "$vol" >/dev/null
 check "server add volume: in-use again" wait_for 30 volume_is "$vol" in-use
 openstack server show e2e-vm -f json >show.json
 check "server add volume: attached again" jtrue show.json "d['volumes_attached'] == [{'id': '$vol'}]"
+check "server add volume of an in-use volume: 400, status must be available" bash -c \
+    "! openstack server add volume e2e-vm '$vol' 2>add.err && grep -q 'status must be available' add.err"
+openstack server show e2e-vm -f json >show.json
+check "the refused attach recorded nothing" jtrue show.json "d['volumes_attached'] == [{'id': '$vol'}]"
 openstack server event list e2e-vm -f json >events.json
 check "event list: the detach and the attach are listed" jtrue events.json \
     '{"attach_volume", "detach_volume"} <= {e["Action"] for e in d}'

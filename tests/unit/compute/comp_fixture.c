@@ -407,6 +407,25 @@ comp_fixture_instance(comp_fixture_t *fix, const char *id, zn_cell_instance_t *o
     return rc;
 }
 
+void
+comp_fixture_add_bdm(comp_fixture_t *fix, const char *id, const char *volume_id, const char *device)
+{
+    zn_cell_instance_t inst;
+    if (comp_fixture_instance(fix, id, &inst) != 0) {
+        s_die("add_bdm: no such instance");
+    }
+    inst.bdms = zn_realloc(inst.bdms, (inst.bdm_count + 1) * sizeof(*inst.bdms));
+    inst.bdms[inst.bdm_count++] = (zn_cell_bdm_t){
+        .volume_id = zn_strdup(volume_id), .device = zn_strdup(device), .boot_index = -1};
+    zn_batch_t *batch = zn_batch_new();
+    if (zn_sclient_put(batch, ZN_TABLE_INSTANCES, id, &zn_cell_instance_schema, &inst,
+                       ZN_BATCH_GEN_ANY) != 0) {
+        s_die("add_bdm: cannot build the batch");
+    }
+    zn_schema_release(&zn_cell_instance_schema, &inst);
+    s_commit(fix, &batch);
+}
+
 int
 comp_fixture_host_record(comp_fixture_t *fix, zn_cell_host_t *out)
 {

@@ -76,6 +76,11 @@ int comp_fixture_cast_volume(comp_fixture_t *fix, const char *method, const char
 /* Read instance ID from the store into *out (release with zn_schema_release). 0 or -ENOENT. */
 int comp_fixture_instance(comp_fixture_t *fix, const char *id, zn_cell_instance_t *out);
 
+/* Record a block device mapping of VOLUME_ID at DEVICE on instance ID, as the api does before it
+ * casts attach_volume. */
+void comp_fixture_add_bdm(comp_fixture_t *fix, const char *id, const char *volume_id,
+                          const char *device);
+
 /* Read the hosts record of the fixture's host (release with zn_schema_release). 0 or -ENOENT. */
 int comp_fixture_host_record(comp_fixture_t *fix, zn_cell_host_t *out);
 

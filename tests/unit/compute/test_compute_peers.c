@@ -276,6 +276,25 @@ test_compute_peers_example(void **state)
     assert_int_equal(access(saved, F_OK), -1);
     zn_str_free(&saved);
 
+    /* An attach that fails (vol_id is in use by the first instance) gives back the mapping the
+     * api recorded for it, in the write that ends the action. */
+    comp_fixture_add_bdm(env->comp, second, vol_id, "/dev/vdb");
+    assert_int_equal(comp_fixture_cast_volume(env->comp, "attach_volume", second, vol_id,
+                                              "/dev/vdb", env->token),
+                     0);
+    bool dropped = false;
+    for (int i = 0; i < 500 && !dropped; i++) {
+        zn_cell_instance_t two;
+        assert_int_equal(comp_fixture_instance(env->comp, second, &two), 0);
+        dropped = two.bdm_count == 0;
+        zn_schema_release(&zn_cell_instance_schema, &two);
+        if (!dropped) {
+            usleep(10000);
+        }
+    }
+    assert_true(dropped);
+    assert_true(s_volume_is(env, vol_id, "in-use")); /* still the first instance's */
+
     /* The delete gives everything back. */
     assert_int_equal(comp_fixture_cast(env->comp, "delete", id, false, env->token), 0);
     assert_true(comp_fixture_wait(env->comp, id, NULL, S_WAIT_MS));
