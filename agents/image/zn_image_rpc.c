@@ -10,7 +10,7 @@
 #include "zn_image_int.h"
 #include "zn_log.h"
 #include "zn_mem.h"
-#include "zn_secure.h"
+#include "zn_rpcauth.h"
 
 #define S_VALIDATE_TIMEOUT_MS 2000
 
@@ -35,8 +35,7 @@ typedef struct {
     bool read;       /* image_read, else image_get */
     s_req_t body;
     zn_ctx_t ctx; /* without the token */
-    bool admin;
-    char project_id[ZN_ID_MAX + 1];
+    zn_rpcauth_t who;
 } s_job_t;
 
 static void
@@ -148,8 +147,8 @@ s_run(s_job_t *job)
     zn_fault_clear(&fault);
     zn_imgrec_t image;
     int rc = zn_imgdb_get(job->self->db, job->body.image_id, &image, NULL, &fault);
-    if (rc == 0 && !zn_imgrec_visible(&image, job->project_id[0] != '\0' ? job->project_id : NULL,
-                                      job->admin)) {
+    const char *project = job->who.project_id[0] != '\0' ? job->who.project_id : NULL;
+    if (rc == 0 && !zn_imgrec_visible(&image, project, job->who.admin)) {
         zn_schema_release(&zn_imgrec_schema, &image);
         rc = zn_fault_set(&fault, -ENOENT, "No image found with ID %s", job->body.image_id);
     }
@@ -173,31 +172,18 @@ s_run(s_job_t *job)
 }
 
 static void
-s_set_auth(s_job_t *job, const zn_idclient_auth_t *auth)
-{
-    (void)snprintf(job->project_id, sizeof(job->project_id), "%s",
-                   auth->project_id != NULL ? auth->project_id : "");
-    for (size_t i = 0; i < auth->role_count; i++) {
-        job->admin = job->admin || strcmp(auth->roles[i], "admin") == 0;
-    }
-}
-
-static void
-s_on_validated(void *arg, const zn_idclient_auth_t *auth, const zn_fault_t *fault)
+s_on_auth(void *arg, const zn_rpcauth_t *who, const zn_fault_t *fault)
 {
     s_job_t *job = arg;
-    if (auth == NULL) {
-        zn_fault_t why;
-        zn_fault_set(&why, fault->code == ZN_EAUTH ? ZN_EAUTH : ZN_EUNAVAIL,
-                     "the token cannot be validated: %s", zn_fault_message(fault));
-        s_send(job, why.code, (zn_buf_t){NULL, 0}, zn_fault_message(&why));
+    if (who == NULL) {
+        s_send(job, fault->code, (zn_buf_t){NULL, 0}, zn_fault_message(fault));
         return;
     }
-    s_set_auth(job, auth);
+    job->who = *who;
     s_run(job);
 }
 
-/* Decode, then validate the token (a controller's key may call without one, as admin). */
+/* Decode, then find out who calls (zn_rpcauth: a token, or a controller's key without one). */
 static int
 s_entry(zn_image_t *self, zn_call_t *call, bool read, zn_fault_t *fault)
 {
@@ -211,18 +197,9 @@ s_entry(zn_image_t *self, zn_call_t *call, bool read, zn_fault_t *fault)
     int rc = zn_schema_decode(&s_req_schema, env->body, &job->body, NULL, fault);
     zn_ctx_copy(&job->ctx, &env->ctx);
     job->ctx.token = (zn_buf_t){NULL, 0};
-    const char *peer = zn_call_peer(call);
-    const zn_idclient_auth_t *cached = NULL;
-    if (rc == 0 && env->ctx.token.len == 0) {
-        job->admin = peer[0] != '\0' && zn_secure_name_is_controller(peer);
-        rc = job->admin ? 0 : zn_fault_set(fault, ZN_EAUTH, "a user token is required");
-    } else if (rc == 0) {
-        cached = zn_idclient_lookup(self->idclient, env->ctx.token);
-    }
-    if (rc == 0 && cached == NULL && !job->admin) {
-        rc = zn_idclient_validate(self->idclient, &job->ctx, env->ctx.token, S_VALIDATE_TIMEOUT_MS,
-                                  s_on_validated, job);
-        rc = rc < 0 ? zn_fault_set(fault, ZN_EUNAVAIL, "identity is unreachable") : 1;
+    if (rc == 0) {
+        rc = zn_rpcauth_check(self->idclient, call, S_VALIDATE_TIMEOUT_MS, &job->who, s_on_auth,
+                              job, fault);
     }
     if (rc < 0) {
         s_job_free(&job);
@@ -230,9 +207,6 @@ s_entry(zn_image_t *self, zn_call_t *call, bool read, zn_fault_t *fault)
     }
     job->call = zn_call_defer(call);
     if (rc == 0) {
-        if (cached != NULL) {
-            s_set_auth(job, cached);
-        }
         s_run(job);
     }
     return ZN_DEFERRED;

@@ -13,7 +13,7 @@
 #include "zn_log.h"
 #include "zn_mem.h"
 #include "zn_network_int.h"
-#include "zn_secure.h"
+#include "zn_rpcauth.h"
 #include "zn_str.h"
 #include "zn_uuid.h"
 
@@ -43,7 +43,7 @@ typedef struct {
 
     zn_ctx_t ctx; /* without the token */
     bool admin;   /* admin role, or a controller calling without a token */
-    char project_id[ZN_ID_MAX + 1];
+    char project_id[ZN_RPCAUTH_ID_MAX + 1];
     zn_net_network_t net; /* port_bind: the network bound to */
     char **release_ids;   /* port_release: the ports to release */
     size_t release_count;
@@ -527,30 +527,25 @@ s_run(s_job_t *job)
 }
 
 static void
-s_set_auth(s_job_t *job, const zn_idclient_auth_t *auth)
+s_set_who(s_job_t *job, const zn_rpcauth_t *who)
 {
-    (void)snprintf(job->project_id, sizeof(job->project_id), "%s",
-                   auth->project_id != NULL ? auth->project_id : "");
-    for (size_t i = 0; i < auth->role_count; i++) {
-        job->admin = job->admin || strcmp(auth->roles[i], "admin") == 0;
-    }
+    (void)snprintf(job->project_id, sizeof(job->project_id), "%s", who->project_id);
+    job->admin = who->admin;
 }
 
 static void
-s_on_validated(void *arg, const zn_idclient_auth_t *auth, const zn_fault_t *fault)
+s_on_auth(void *arg, const zn_rpcauth_t *who, const zn_fault_t *fault)
 {
     s_job_t *job = arg;
-    if (auth == NULL) {
-        zn_fault_t why;
-        zn_fault_set(&why, fault->code == ZN_EAUTH ? ZN_EAUTH : ZN_EUNAVAIL,
-                     "the token cannot be validated: %s", zn_fault_message(fault));
-        s_answer_error(job, &why);
+    if (who == NULL) {
+        s_answer_error(job, fault);
         return;
     }
-    s_set_auth(job, auth);
+    s_set_who(job, who);
     s_run(job);
 }
 
+/* Decode, then find out who calls (zn_rpcauth: a token, or a controller's key without one). */
 static int
 s_entry(zn_network_t *self, zn_call_t *call, s_method_t method, zn_fault_t *fault)
 {
@@ -564,18 +559,10 @@ s_entry(zn_network_t *self, zn_call_t *call, s_method_t method, zn_fault_t *faul
     int rc = zn_schema_decode(s_req_schemas[method], env->body, &job->body, NULL, fault);
     zn_ctx_copy(&job->ctx, &env->ctx);
     job->ctx.token = (zn_buf_t){NULL, 0};
-    const char *peer = zn_call_peer(call);
-    const zn_idclient_auth_t *cached = NULL;
-    if (rc == 0 && env->ctx.token.len == 0) {
-        job->admin = peer[0] != '\0' && zn_secure_name_is_controller(peer);
-        rc = job->admin ? 0 : zn_fault_set(fault, ZN_EAUTH, "a user token is required");
-    } else if (rc == 0) {
-        cached = zn_idclient_lookup(self->idclient, env->ctx.token);
-    }
-    if (rc == 0 && cached == NULL && !job->admin) {
-        rc = zn_idclient_validate(self->idclient, &job->ctx, env->ctx.token, S_VALIDATE_TIMEOUT_MS,
-                                  s_on_validated, job);
-        rc = rc < 0 ? zn_fault_set(fault, ZN_EUNAVAIL, "identity is unreachable") : 1;
+    zn_rpcauth_t who;
+    if (rc == 0) {
+        rc = zn_rpcauth_check(self->idclient, call, S_VALIDATE_TIMEOUT_MS, &who, s_on_auth, job,
+                              fault);
     }
     if (rc < 0) {
         s_job_free(&job);
@@ -583,9 +570,7 @@ s_entry(zn_network_t *self, zn_call_t *call, s_method_t method, zn_fault_t *faul
     }
     job->call = zn_call_defer(call);
     if (rc == 0) {
-        if (cached != NULL) {
-            s_set_auth(job, cached);
-        }
+        s_set_who(job, &who);
         s_run(job);
     }
     return ZN_DEFERRED;

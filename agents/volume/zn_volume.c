@@ -12,6 +12,7 @@
 #include "zn_clock.h"
 #include "zn_log.h"
 #include "zn_mem.h"
+#include "zn_rpcauth.h"
 #include "zn_secure.h"
 #include "zn_str.h"
 #include "zn_volume_int.h"
@@ -222,35 +223,30 @@ s_act(s_call_t *c, const zn_volops_who_t *who, zn_pack_t *reply, zn_fault_t *fau
     return rc < 0 ? rc : ZN_DEFERRED;
 }
 
-static bool
-s_has_admin(const zn_idclient_auth_t *auth)
-{
-    for (size_t i = 0; i < auth->role_count; i++) {
-        if (strcmp(auth->roles[i], "admin") == 0) {
-            return true;
-        }
-    }
-    return false;
-}
-
+/* Act for WHO (zn_rpcauth's answer): a controller for every project, a token for its own. */
 static int
-s_act_as(s_call_t *c, const zn_idclient_auth_t *auth, zn_pack_t *reply, zn_fault_t *fault)
+s_act_as(s_call_t *c, const zn_rpcauth_t *who, zn_pack_t *reply, zn_fault_t *fault)
 {
-    if (auth->project_id == NULL && !s_has_admin(auth)) {
+    if (who->controller) {
+        zn_volops_who_t all = {NULL, NULL, true};
+        return s_act(c, &all, reply, fault);
+    }
+    if (who->project_id[0] == '\0' && !who->admin) {
         return zn_fault_set(fault, ZN_EFORBIDDEN, "a project-scoped token is required");
     }
-    zn_volops_who_t who = {auth->project_id, auth->user_id, s_has_admin(auth)};
-    return s_act(c, &who, reply, fault);
+    zn_volops_who_t as = {who->project_id[0] != '\0' ? who->project_id : NULL, who->user_id,
+                          who->admin};
+    return s_act(c, &as, reply, fault);
 }
 
 /* After a deferred validation: act, and answer whatever is decided now. */
 static void
-s_on_validated(void *arg, const zn_idclient_auth_t *auth, const zn_fault_t *fault)
+s_on_auth(void *arg, const zn_rpcauth_t *who, const zn_fault_t *fault)
 {
     s_call_t *c = arg;
     zn_fault_t why = *fault;
     zn_pack_t *reply = zn_pack_new();
-    int rc = auth != NULL ? s_act_as(c, auth, reply, &why) : fault->code;
+    int rc = who != NULL ? s_act_as(c, who, reply, &why) : fault->code;
     if (rc != ZN_DEFERRED) {
         s_answer(c, rc, reply, rc < 0 ? zn_fault_message(&why) : NULL);
     }
@@ -287,21 +283,6 @@ s_check_body(s_method_t method, const s_body_t *b, zn_fault_t *fault)
     return 0;
 }
 
-/* Without a token only a controller (the conductor releasing a deleted instance's volumes)
- * may act, and then for every project: as the broker's ZN_M_CONTROLLER rule, a CURVE key that
- * is not a hypervisor's; in plaintext mode (no keys at all, a developer's loopback cloud, where
- * any process may write the store through the conductor anyway) every caller is trusted. */
-static int
-s_untokened(s_call_t *c, zn_pack_t *reply, zn_fault_t *fault)
-{
-    bool plaintext = c->self->secure == NULL || zn_secure_keys(c->self->secure) == NULL;
-    if (!plaintext && !zn_secure_name_is_controller(c->peer)) {
-        return zn_fault_set(fault, ZN_EAUTH, "a user token is required in the call's context");
-    }
-    zn_volops_who_t who = {NULL, NULL, true};
-    return s_act(c, &who, reply, fault);
-}
-
 static int
 s_handle(zn_volume_t *self, s_method_t method, zn_call_t *call, zn_pack_t *reply, zn_fault_t *fault)
 {
@@ -310,16 +291,15 @@ s_handle(zn_volume_t *self, s_method_t method, zn_call_t *call, zn_pack_t *reply
     if (rc == 0) {
         rc = s_check_body(method, &c->body, fault);
     }
-    const zn_idclient_auth_t *auth =
-        rc == 0 && c->ctx.token.len > 0 ? zn_idclient_lookup(self->idclient, c->ctx.token) : NULL;
-    if (rc == 0 && c->ctx.token.len == 0) {
-        rc = s_untokened(c, reply, fault);
-    } else if (rc == 0 && auth != NULL) {
-        rc = s_act_as(c, auth, reply, fault);
+    zn_rpcauth_t who;
+    if (rc == 0) {
+        rc = zn_rpcauth_check(self->idclient, call, self->cfg->call_timeout_ms, &who, s_on_auth, c,
+                              fault);
+    }
+    if (rc == 1) {
+        rc = ZN_DEFERRED; /* identity is asked; s_on_auth acts on its answer */
     } else if (rc == 0) {
-        rc = zn_idclient_validate(self->idclient, &c->ctx, c->ctx.token, self->cfg->call_timeout_ms,
-                                  s_on_validated, c);
-        rc = rc < 0 ? zn_fault_set(fault, ZN_EUNAVAIL, "identity cannot be called") : ZN_DEFERRED;
+        rc = s_act_as(c, &who, reply, fault);
     }
     if (rc == ZN_DEFERRED) {
         c->call = zn_call_defer(call);

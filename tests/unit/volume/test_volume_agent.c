@@ -463,8 +463,8 @@ test_volume_agent_rpc(void **state)
     assert_string_equal(text, "available");
     zn_reply_destroy(&reply);
     assert_int_equal(s_call(env, "volume_get", env->other_token, get, 1, &reply, &fault), -ENOENT);
-    /* No token: in plaintext mode every caller is trusted as a controller (test_volume_curve
-     * shows a compute key refused). */
+    /* No token: in plaintext mode every caller is trusted as a controller, as the broker's
+     * ZN_M_CONTROLLER rule (test_volume_curve shows a compute key refused). */
     assert_int_equal(s_call(env, "volume_get", NULL, get, 1, &reply, &fault), 0);
     zn_reply_destroy(&reply);
     assert_int_equal(s_call(env, "volume_get", "forged", get, 1, &reply, &fault), ZN_EAUTH);
