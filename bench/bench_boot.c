@@ -324,9 +324,8 @@ s_cmp_i64(const void *a, const void *b)
 
 /* What the replica says about the storm's instances at one moment. */
 typedef struct {
-    size_t present; /* records that exist */
-    size_t active;  /* vm_state active with a launch time */
-    size_t error;   /* vm_state error */
+    size_t active; /* vm_state active with a launch time */
+    size_t error;  /* vm_state error */
 } s_tally_t;
 
 /* Read every instance of the run from the store replica (an LMDB read: no load on the api,
@@ -354,7 +353,6 @@ s_tally(zn_sclient_t *client, const s_run_t *run, size_t count, s_tally_t *tally
                                                   &inst, NULL, &fault) < 0) {
             continue;
         }
-        tally->present++;
         const char *vm = inst.vm_state != NULL ? inst.vm_state : "";
         if (strcmp(vm, "active") == 0 && inst.launched_ms > 0) {
             tally->active++;

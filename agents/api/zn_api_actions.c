@@ -4,7 +4,6 @@
  * actions and their events, and volume attachments. */
 #include <errno.h>
 #include <inttypes.h>
-#include <stddef.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -529,39 +528,6 @@ s_attachment_recorded(void *arg, const zn_cell_instance_t *inst, const zn_fault_
     s_job_free(job);
 }
 
-/* What the api reads of a volume_get answer. */
-typedef struct {
-    char *status;
-} s_volstate_t;
-
-static const zn_field_t s_volstate_fields[] = {
-    {"status", ZN_FT_STR, 0, offsetof(s_volstate_t, status), 0, 32, NULL},
-};
-static const zn_schema_t s_volstate_schema = {
-    "volume_state", 1, s_volstate_fields, ZN_ARRAY_COUNT(s_volstate_fields), sizeof(s_volstate_t)};
-
-/* As Nova: only an available volume can be attached (an in-use one is refused here with 400,
- * not later in the compute agent). Returns 0 or answers the request and returns -EINVAL. */
-static int
-s_volume_available(s_job_t *job, const zn_env_t *reply)
-{
-    s_volstate_t vol;
-    if (zn_schema_decode(&s_volstate_schema, reply->body, &vol, NULL, NULL) < 0) {
-        return 0; /* the compute agent's attach checks it again */
-    }
-    int rc = 0;
-    if (vol.status != NULL && strcmp(vol.status, "available") != 0) {
-        char *words = zn_asprintf("Invalid volume: volume %s status must be available, but the "
-                                  "current status is %s.",
-                                  job->volume_id, vol.status);
-        zn_rest_error(job->req, -EINVAL, words);
-        zn_free(words);
-        rc = -EINVAL;
-    }
-    zn_schema_release(&s_volstate_schema, &vol);
-    return rc;
-}
-
 /* volume_get answered: the volume exists, is the caller's and is available; record the
  * attachment. */
 static void
@@ -579,7 +545,10 @@ s_volume_checked(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
         s_job_free(job);
         return;
     }
-    if (job->attach && s_volume_available(job, reply) < 0) {
+    char *words = job->attach ? zn__api_volume_unavailable(job->volume_id, reply) : NULL;
+    if (words != NULL) {
+        zn_rest_error(job->req, -EINVAL, words);
+        zn_free(words);
         s_job_free(job);
         return;
     }

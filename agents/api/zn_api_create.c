@@ -138,6 +138,29 @@ s_peer_answer(s_create_t *job, const char *what, const char *id, const zn_env_t 
     return rc;
 }
 
+static char *
+s_unavailable_words(const char *id, const char *status)
+{
+    if (status == NULL || strcmp(status, "available") == 0) {
+        return NULL;
+    }
+    return zn_asprintf("Invalid volume: volume %s status must be available, but the current "
+                       "status is %s.",
+                       id, status);
+}
+
+char *
+zn__api_volume_unavailable(const char *id, const zn_env_t *reply)
+{
+    s_peer_rec_t vol;
+    if (zn_schema_decode(&s_peer_schema, reply->body, &vol, NULL, NULL) < 0) {
+        return NULL; /* the compute agent's volume_attach checks the status again */
+    }
+    char *words = s_unavailable_words(id, vol.status);
+    zn_schema_release(&s_peer_schema, &vol);
+    return words;
+}
+
 static int
 s_call(s_create_t *job, zn_client_t *client, const char *method, const char *key, const char *id,
        zn_reply_fn *fn)
@@ -214,8 +237,8 @@ s_volume_answer(void *arg, const zn_env_t *reply, const zn_fault_t *fault)
     if (!zn_rest_is_admin(job->req) && vol.project_id != NULL &&
         strcmp(vol.project_id, zn_rest_project_id(job->req)) != 0) {
         words = zn_asprintf("Volume %s could not be found.", id);
-    } else if (vol.status != NULL && strcmp(vol.status, "available") != 0) {
-        words = zn_asprintf("Volume %s status must be available, but it is %s.", id, vol.status);
+    } else {
+        words = s_unavailable_words(id, vol.status);
     }
     zn_schema_release(&s_peer_schema, &vol);
     if (words != NULL) {

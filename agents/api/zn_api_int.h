@@ -187,6 +187,10 @@ ZN_MUST_CHECK int zn__api_compute_call(zn_api_t *self, const char *host, const c
  * everything else a 503 naming the peer. */
 void zn__api_peer_error(zn_rest_req_t *req, const char *peer, const zn_fault_t *fault);
 
+/* Nova's 400 words for volume ID whose volume_get REPLY does not say "available" (Nova attaches
+ * and boots only from available volumes), or NULL when it does or says nothing; free them. */
+char *zn__api_volume_unavailable(const char *id, const zn_env_t *reply);
+
 /* Add IDS (COUNT instance ids, borrowed until DONE runs) to server group GROUP_ID of CTX's
  * project, conditioned on the group's generation and retried on conflict; DONE(ARG, fault)
  * runs once: code 0, or -EINVAL (no such group in the project), ZN_EQUOTA (full), or the

@@ -376,7 +376,9 @@ zn_imgfile_upload_commit(zn_imgfile_t *self, zn_imgfile_upload_t **up_p, zn_imgf
     *up_p = NULL;
     ZN_ASSERT(!up->committed && up->fd >= 0 && self->loop != NULL);
     int rc = up->failed;
-    zn_imghash_job_feed(self->hash, up->digests, up->size, true);
+    if (rc == 0) {
+        zn_imghash_job_feed(self->hash, up->digests, up->size, true); /* the last span */
+    }
     uint64_t seq = ++self->next_seq;
     char *to = zn_asprintf("%s/%s", self->dir, s_location(up));
     if (rc == 0 && zsock_send(self->committer, "s8iiss", "COMMIT", seq, up->fd, self->fsync ? 1 : 0,

@@ -4,12 +4,12 @@
 
 #include <errno.h>
 #include <openssl/evp.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <czmq.h>
+#include <sodium.h>
 
 #include "zn_mem.h"
 
@@ -175,6 +175,7 @@ s_wait(zn_imghash_t *self, const zn_imghash_job_t *job)
     }
 }
 
+/* The digest in hex into OUT, which holds 2 * its size + 1 bytes. */
 static void
 s_hex(EVP_MD_CTX *ctx, char *out)
 {
@@ -183,10 +184,7 @@ s_hex(EVP_MD_CTX *ctx, char *out)
     if (EVP_DigestFinal_ex(ctx, digest, &len) != 1) {
         len = 0;
     }
-    for (size_t i = 0; i < len; i++) {
-        (void)snprintf(out + 2 * i, 3, "%02x", digest[i]);
-    }
-    out[(size_t)2 * len] = '\0';
+    (void)sodium_bin2hex(out, (size_t)2 * len + 1, digest, len);
 }
 
 int

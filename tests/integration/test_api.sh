@@ -144,43 +144,21 @@ check "availability zone list" bash -c "openstack availability zone list --compu
 
 # --- Tempest's own 2.1 response schemas (when python3-tempest is installed) -------------------
 tempest_schemas() { # tempest_schemas SERVER_ID: every answer checked as Tempest checks it
-    /usr/bin/python3 - "$aurl" "$(os token issue -f value -c id)" "$(os token issue -f value -c project_id)" "$1" "$2" <<'PY'
-import json, sys, urllib.request, urllib.error
-from tempest.lib.common import jsonschema_validator as v
+    /usr/bin/python3 - "$aurl" "$(os token issue -f value -c id)" "$(os token issue -f value -c project_id)" "$1" "$2" "$(dirname "$0")" <<'PY'
+import sys
+sys.path.insert(0, sys.argv[6])
+from tempest_check import Checker
 from tempest.lib.api_schema.response.compute.v2_1 import (
     servers, flavors, keypairs, hypervisors, services, availability_zone, limits, quotas,
     server_groups, flavors_extra_specs, versions)
 base, token, project, server, image = (sys.argv[1] + "/v2.1", sys.argv[2], sys.argv[3],
                                        sys.argv[4], sys.argv[5])
-failed = []
-def call(method, path, body=None):
-    req = urllib.request.Request(base + path, method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"X-Auth-Token": token, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as r:
-            text = r.read()
-            return r.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        return e.code, None
-def check(name, schema, method, path, body=None):
-    status, doc = call(method, path, body)
-    try:
-        if status not in schema["status_code"]:
-            raise Exception("status %d, want %s" % (status, schema["status_code"]))
-        if "response_body" in schema:
-            v.JSONSCHEMA_VALIDATOR(schema["response_body"], format_checker=v.FORMAT_CHECKER).validate(doc)
-        print("ok - tempest schema: %s" % name)
-    except Exception as e:
-        failed.append(name)
-        print("not ok - tempest schema: %s: %s" % (name, str(e).splitlines()[0][:300]))
-    return doc
-root = base[: -len("/v2.1")]
-saved, base = base, root
+t = Checker(base[: -len("/v2.1")], token)
+check, call = t.check, t.call
 check("list_versions", versions.list_versions, "GET", "/")
 check("get_one_version v2.1", versions.get_one_version, "GET", "/v2.1")
 check("get_one_version v2.0", versions.get_one_version, "GET", "/v2")
-base = saved
+t.base = base
 check("get_server", servers.get_server, "GET", "/servers/" + server)
 ips = check("list_addresses", servers.list_addresses, "GET", "/servers/%s/ips" % server)
 for label in list(ips["addresses"])[:1]:
@@ -221,7 +199,7 @@ grp = check("create_server_group", server_groups.create_show_server_group, "POST
 check("list_server_groups", server_groups.list_server_groups, "GET", "/os-server-groups")
 check("show_server_group", server_groups.create_show_server_group, "GET", "/os-server-groups/" + grp["server_group"]["id"])
 check("delete_server_group", server_groups.delete_server_group, "DELETE", "/os-server-groups/" + grp["server_group"]["id"])
-sys.exit(1 if failed else 0)
+t.finish()
 PY
 }
 

@@ -168,56 +168,34 @@ check "an error volume can be deleted" os volume delete repair
 
 # --- Tempest's own Cinder v3 response schemas (when python3-tempest is installed) ----------------
 tempest_volume_schemas() { # every answer checked as Tempest checks it
-    /usr/bin/python3 - "$vol_url" "$(os token issue -f value -c id)" "$(os token issue -f value -c project_id)" <<'PY'
-import json, sys, time, urllib.request, urllib.error
-from tempest.lib.common import jsonschema_validator as v
+    /usr/bin/python3 - "$vol_url" "$(os token issue -f value -c id)" "$(os token issue -f value -c project_id)" "$(dirname "$0")" <<'PY'
+import sys, time
+sys.path.insert(0, sys.argv[4])
+from tempest_check import Checker
 from tempest.lib.api_schema.response.volume import versions, volumes
 root, token, project = sys.argv[1], sys.argv[2], sys.argv[3]
-base = "%s/volume/v3/%s" % (root, project)
-failed = []
-def call(method, url, body=None):
-    req = urllib.request.Request(url, method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"X-Auth-Token": token, "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req) as r:
-            text = r.read()
-            return r.status, json.loads(text) if text else None
-    except urllib.error.HTTPError as e:
-        text = e.read()
-        return e.code, json.loads(text) if text else None
-def check(name, schema, method, url, body=None):
-    status, doc = call(method, url, body)
-    try:
-        if status not in schema["status_code"]:
-            raise Exception("status %d, want %s" % (status, schema["status_code"]))
-        if "response_body" in schema:
-            v.JSONSCHEMA_VALIDATOR(schema["response_body"], format_checker=v.FORMAT_CHECKER).validate(doc)
-        print("ok - tempest schema: %s" % name)
-    except Exception as e:
-        failed.append(name)
-        print("not ok - tempest schema: %s: %s" % (name, str(e).splitlines()[0][:300]))
-    return doc
+t = Checker(root, token)
+base = "/volume/v3/%s" % project
 def wait_status(vid, want):
     for _ in range(200):
-        _, doc = call("GET", base + "/volumes/" + vid)
+        _, doc = t.call("GET", base + "/volumes/" + vid)
         if doc and doc["volume"]["status"] == want:
             return
         time.sleep(0.1)
     raise SystemExit("volume %s never became %s" % (vid, want))
-check("list_versions", versions.list_versions, "GET", root + "/volume/")
-created = check("create_volume", volumes.create_volume, "POST", base + "/volumes",
+t.check("list_versions", versions.list_versions, "GET", "/volume/")
+created = t.check("create_volume", volumes.create_volume, "POST", base + "/volumes",
                 {"volume": {"size": 1, "name": "schema-vol", "description": "d", "metadata": {"k": "v"}}})
 vid = created["volume"]["id"]
 wait_status(vid, "available")
-check("show_volume", volumes.show_volume, "GET", base + "/volumes/" + vid)
-check("list_volumes_no_detail", volumes.list_volumes_no_detail, "GET", base + "/volumes")
-check("list_volumes_with_detail", volumes.list_volumes_with_detail, "GET", base + "/volumes/detail")
-check("update_volume", volumes.update_volume, "PUT", base + "/volumes/" + vid, {"volume": {"name": "schema-vol2"}})
-check("extend_volume", volumes.extend_volume, "POST", base + "/volumes/%s/action" % vid, {"os-extend": {"new_size": 2}})
+t.check("show_volume", volumes.show_volume, "GET", base + "/volumes/" + vid)
+t.check("list_volumes_no_detail", volumes.list_volumes_no_detail, "GET", base + "/volumes")
+t.check("list_volumes_with_detail", volumes.list_volumes_with_detail, "GET", base + "/volumes/detail")
+t.check("update_volume", volumes.update_volume, "PUT", base + "/volumes/" + vid, {"volume": {"name": "schema-vol2"}})
+t.check("extend_volume", volumes.extend_volume, "POST", base + "/volumes/%s/action" % vid, {"os-extend": {"new_size": 2}})
 wait_status(vid, "available")
-check("delete_volume", volumes.delete_volume, "DELETE", base + "/volumes/" + vid)
-sys.exit(1 if failed else 0)
+t.check("delete_volume", volumes.delete_volume, "DELETE", base + "/volumes/" + vid)
+t.finish()
 PY
 }
 if /usr/bin/python3 -c "import tempest" 2>/dev/null; then
